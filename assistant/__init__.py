@@ -1,0 +1,1 @@
+"""The retrieval assistant: knowledge base, hybrid retrieval, playbook, chains and model providers."""

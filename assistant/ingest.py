@@ -1,0 +1,216 @@
+"""Read articles (.txt, .md, .html, .pdf), strip web noise, keep title, author and source; chunk them.
+
+Parsing uses well-kept libraries: trafilatura for HTML, pypdf for PDF, charset-normalizer for text
+in other encodings, LangChain's text splitter for chunks on paragraph and sentence boundaries.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+SUPPORTED = {".txt", ".md", ".markdown", ".html", ".htm", ".pdf"}
+MAX_FILE_BYTES = 20 * 1024 * 1024
+CHUNK_SIZE = 900
+CHUNK_OVERLAP = 150
+
+
+class IngestError(ValueError):
+    """This file cannot be ingested; the message says why. Other files go on."""
+
+
+@dataclass(frozen=True)
+class ParsedDocument:
+    source: str
+    title: str
+    author: str
+    url: str
+    text: str
+    sha256: str
+
+
+# Lines that are page furniture, not content: share buttons, comment forms, image credits.
+_NOISE_LINE = re.compile(
+    r"^\s*(share on \w+|share this|tweet|like|reply|leave a reply\.?\s*\|?|\d+ comments?|please enter your (comment|name)"
+    r".*|your email address.*|image:.*|read more|subscribe.*|sign up.*|cookie.*|accept( all)? cookies.*|"
+    r"archives|categories|all|\|)\s*$",
+    re.IGNORECASE,
+)
+# Where the article ends and the comment section or sign-off begins.
+_END_MARKERS = re.compile(
+    r"^\s*(please use comments to add value|leave a reply|comments?\s*$|join the conversation|"
+    r"要查看或添加评论|related posts|you may also like)",
+    re.IGNORECASE,
+)
+_CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af]")
+_AUTHOR = [
+    re.compile(r"^\s*(?:written )?by\s+([A-Z][\w.'-]+(?:\s+[A-Z][\w.'-]+){0,3})", re.IGNORECASE),
+    re.compile(r"^\s*author:?\s*([A-Z][\w.'-]+(?:\s+[A-Z][\w.'-]+){0,3})", re.IGNORECASE),
+    re.compile(r"\(c\)\s*\d{4}\s*-\s*([A-Z][\w.'-]+(?:\s+[A-Z][\w.'-]+){0,3})", re.IGNORECASE),
+]
+_URL = re.compile(r"(?:first appeared on|original(?:ly)? (?:published|posted) (?:at|on)):?\s*(https?://\S+)",
+                  re.IGNORECASE)
+_FRONT_MATTER = re.compile(r"\A---\n(.*?)\n---\n", re.DOTALL)
+
+
+def _decode(data: bytes, name: str) -> str:
+    if b"\x00" in data[:4096]:
+        raise IngestError(f"{name} is a binary file, not text")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        from charset_normalizer import from_bytes
+
+        best = from_bytes(data).best()
+        if best is None:
+            raise IngestError(f"{name}: cannot tell which text encoding it uses; save it as UTF-8") from None
+        return str(best)
+
+
+def _front_matter(text: str) -> tuple[dict[str, str], str]:
+    match = _FRONT_MATTER.match(text)
+    if not match:
+        return {}, text
+    meta = {}
+    for line in match.group(1).splitlines():
+        if ":" in line:
+            key, value = line.split(":", 1)
+            meta[key.strip().lower()] = value.strip().strip('"')
+    return meta, text[match.end():]
+
+
+def clean_article_text(text: str) -> tuple[str, str, str]:
+    """Drop web-page noise; return (text, author guess, url guess)."""
+    author = ""
+    url = ""
+    kept: list[str] = []
+    for line in text.replace("\r\n", "\n").replace("\r", "\n").split("\n"):
+        if not url and (m := _URL.search(line)):
+            url = m.group(1).rstrip(".,)")
+            continue
+        if not author:
+            for pattern in _AUTHOR:
+                if m := pattern.search(line):
+                    author = m.group(1).split("|")[0].strip()
+                    break
+        if _END_MARKERS.match(line) and len(kept) > 5:
+            break
+        if _NOISE_LINE.match(line) or _CJK.search(line):
+            continue
+        kept.append(line.rstrip())
+    cleaned = re.sub(r"\n{3,}", "\n\n", "\n".join(kept)).strip()
+    return cleaned, author, url
+
+
+def _title_from(text: str, fallback: str) -> str:
+    for line in text.split("\n"):
+        line = line.strip().lstrip("#").strip()
+        if 3 <= len(line) <= 200:
+            return line
+    return fallback
+
+
+def parse_bytes(data: bytes, name: str) -> ParsedDocument:
+    suffix = Path(name).suffix.lower()
+    if suffix not in SUPPORTED:
+        raise IngestError(f"{name}: unsupported file type {suffix or '(none)'}; use .txt, .md, .html or .pdf")
+    if not data.strip():
+        raise IngestError(f"{name} is empty")
+    if len(data) > MAX_FILE_BYTES:
+        raise IngestError(f"{name} is {len(data) / 2**20:.0f} MB; the limit is {MAX_FILE_BYTES // 2**20} MB")
+    digest = hashlib.sha256(data).hexdigest()
+    stem = Path(name).stem.replace("_", " ").replace("-", " ")
+    meta: dict[str, str] = {}
+    if suffix == ".pdf":
+        text, title, author = _read_pdf(data, name)
+        url = ""
+    elif suffix in (".html", ".htm"):
+        text, title, author, url = _read_html(_decode(data, name), name)
+    else:
+        meta, body = _front_matter(_decode(data, name))
+        text, author, url = clean_article_text(body)
+        title = meta.get("title") or _title_from(text, stem)
+        author = meta.get("author") or author
+        url = meta.get("url") or meta.get("source") or url
+    text = text.strip()
+    if len(text) < 20:
+        raise IngestError(f"{name}: no readable text found")
+    return ParsedDocument(source=name, title=title.strip()[:500], author=author.strip()[:500], url=url[:1000],
+                          text=text, sha256=digest)
+
+
+def _read_pdf(data: bytes, name: str) -> tuple[str, str, str]:
+    import io
+
+    from pypdf import PdfReader
+    from pypdf.errors import PdfReadError
+
+    if not data.startswith(b"%PDF"):
+        raise IngestError(f"{name} is not a PDF (it has a .pdf name but different content)")
+    try:
+        reader = PdfReader(io.BytesIO(data))
+        pages = [page.extract_text() or "" for page in reader.pages]
+        info = reader.metadata
+    except (PdfReadError, ValueError, KeyError, TypeError, OSError) as error:
+        raise IngestError(f"{name}: damaged or unreadable PDF ({error})") from None
+    text, author_guess, _url = clean_article_text("\n\n".join(pages))
+    title = (info.title if info and info.title else "") or _title_from(text, Path(name).stem)
+    author = (info.author if info and info.author else "") or author_guess
+    return text, title, author
+
+
+def _read_html(html: str, name: str) -> tuple[str, str, str, str]:
+    import trafilatura
+
+    text = trafilatura.extract(html, include_comments=False, include_tables=False, favor_precision=True) or ""
+    meta = trafilatura.extract_metadata(html)
+    text, author_guess, url_guess = clean_article_text(text)
+    title = (meta.title if meta and meta.title else "") or _title_from(text, Path(name).stem)
+    author = (meta.author if meta and meta.author else "") or author_guess
+    url = (meta.url if meta and meta.url else "") or url_guess
+    return text, title, author, url
+
+
+def read_file(path: Path) -> ParsedDocument:
+    if not path.exists():
+        raise IngestError(f"{path}: no such file or folder")
+    try:
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            raise IngestError(f"{path.name} is {size / 2**20:.0f} MB; the limit is {MAX_FILE_BYTES // 2**20} MB")
+        data = path.read_bytes()
+    except PermissionError:
+        raise IngestError(f"{path}: permission denied") from None
+    except OSError as error:
+        raise IngestError(f"{path}: cannot be read ({error.strerror})") from None
+    parsed = parse_bytes(data, path.name)
+    return ParsedDocument(path.name, parsed.title, parsed.author, parsed.url,
+                          parsed.text, parsed.sha256)
+
+
+def expand_paths(paths: list[Path]) -> tuple[list[Path], list[dict[str, str]]]:
+    files: list[Path] = []
+    failed: list[dict[str, str]] = []
+    for path in paths:
+        if path.is_dir():
+            found = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in SUPPORTED)
+            if not found:
+                failed.append({"path": str(path), "error": "the folder holds no .txt, .md, .html or .pdf files"})
+            files.extend(found)
+        elif path.exists():
+            files.append(path)
+        else:
+            failed.append({"path": str(path), "error": "no such file or folder"})
+    return files, failed
+
+
+def split_text(text: str) -> list[str]:
+    from langchain_text_splitters import RecursiveCharacterTextSplitter
+
+    splitter = RecursiveCharacterTextSplitter(
+        chunk_size=CHUNK_SIZE, chunk_overlap=CHUNK_OVERLAP, keep_separator="end",
+        separators=["\n\n", "\n", ". ", "? ", "! ", "; ", ", ", " ", ""],
+    )
+    return [c.strip() for c in splitter.split_text(text) if c.strip()]

@@ -1,0 +1,136 @@
+"""SQLAlchemy 2.0 typed models. Enumerations are stored as short strings, validated in the domain."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import (
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    Numeric,
+    String,
+    Text,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Improvement(Base):
+    """A backlog item: the improvement one or more customer problems call for."""
+
+    __tablename__ = "improvements"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    title: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text, default="")
+    kind: Mapped[str] = mapped_column(String(16))
+    kind_decided_by: Mapped[str] = mapped_column(String(16), default="model")
+    kind_decided_by_name: Mapped[str | None] = mapped_column(String(200))
+    kind_decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    classifier: Mapped[str] = mapped_column(String(64), default="offline")
+    confidence: Mapped[float] = mapped_column(Float, default=0.0)
+    rationale: Mapped[str] = mapped_column(Text, default="")
+    needs_review: Mapped[bool] = mapped_column(Boolean, default=False)
+    proposed_fix: Mapped[str] = mapped_column(Text, default="")
+    proactive_action: Mapped[str] = mapped_column(Text, default="")
+    cross_industry_idea: Mapped[str] = mapped_column(Text, default="")
+    owner: Mapped[str | None] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(16), default="new")
+    quarter: Mapped[str] = mapped_column(String(7))
+    effort: Mapped[int] = mapped_column(Integer, default=3)
+    impact: Mapped[int] = mapped_column(Integer, default=3)
+    # Denormalised sums over the item's problems, so reviews aggregate one indexed table.
+    value_at_risk: Mapped[float] = mapped_column(Numeric(16, 2, asdecimal=False), default=0)
+    currency: Mapped[str] = mapped_column(String(3), default="EUR")
+    customers_affected: Mapped[int] = mapped_column(Integer, default=0)
+    report_count: Mapped[int] = mapped_column(Integer, default=1)
+    priority: Mapped[float] = mapped_column(Float, default=0.0)
+    target: Mapped[str] = mapped_column(Text, default="")
+    outcome: Mapped[str] = mapped_column(Text, default="")
+    merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("improvements.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    done_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    version: Mapped[int] = mapped_column(Integer, nullable=False, default=1)
+
+    problems: Mapped[list[Problem]] = relationship(back_populates="improvement", order_by="Problem.id")
+
+    __mapper_args__ = {"version_id_col": version}
+    __table_args__ = (
+        Index("ix_improvements_quarter_kind", "quarter", "kind"),
+        Index("ix_improvements_quarter_status", "quarter", "status"),
+        Index("ix_improvements_status", "status"),
+        Index("ix_improvements_kind", "kind"),
+        Index("ix_improvements_owner", "owner"),
+        Index("ix_improvements_priority", "priority"),
+        Index("ix_improvements_value", "value_at_risk"),
+        Index("ix_improvements_created", "created_at"),
+        Index("ix_improvements_merged", "merged_into_id"),
+        Index("ix_improvements_review", "needs_review"),
+    )
+
+
+class Problem(Base):
+    """One customer problem as a person reported it. Merging moves reports, never deletes them."""
+
+    __tablename__ = "problems"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    improvement_id: Mapped[int] = mapped_column(ForeignKey("improvements.id", ondelete="CASCADE"), index=True)
+    title: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text)
+    customer_story: Mapped[str] = mapped_column(Text, default="")
+    touchpoint: Mapped[str] = mapped_column(String(200), default="")
+    segment: Mapped[str] = mapped_column(String(200), default="")
+    industry: Mapped[str] = mapped_column(String(200), default="")
+    customers_affected: Mapped[int] = mapped_column(Integer, default=0)
+    value_at_risk: Mapped[float] = mapped_column(Numeric(16, 2, asdecimal=False), default=0)
+    currency: Mapped[str] = mapped_column(String(3), default="EUR")
+    evidence: Mapped[str] = mapped_column(String(16), default="unknown")
+    root_cause: Mapped[str] = mapped_column(Text, default="")
+    reporter: Mapped[str] = mapped_column(String(200), default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+
+    improvement: Mapped[Improvement] = relationship(back_populates="problems")
+
+
+class Change(Base):
+    """History: who changed what on a backlog item, when, from which value to which."""
+
+    __tablename__ = "changes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    improvement_id: Mapped[int] = mapped_column(ForeignKey("improvements.id", ondelete="CASCADE"), index=True)
+    changed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    changed_by: Mapped[str] = mapped_column(String(200))
+    field: Mapped[str] = mapped_column(String(64))
+    old_value: Mapped[str | None] = mapped_column(Text)
+    new_value: Mapped[str | None] = mapped_column(Text)
+
+
+class Document(Base):
+    """An article in the knowledge base; its chunks live in Chroma under the same id."""
+
+    __tablename__ = "documents"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    source: Mapped[str] = mapped_column(String(1000), unique=True)
+    title: Mapped[str] = mapped_column(String(500), default="")
+    author: Mapped[str] = mapped_column(String(500), default="")
+    url: Mapped[str] = mapped_column(String(1000), default="")
+    sha256: Mapped[str] = mapped_column(String(64))
+    chunk_count: Mapped[int] = mapped_column(Integer, default=0)
+    characters: Mapped[int] = mapped_column(Integer, default=0)
+    starter: Mapped[bool] = mapped_column(Boolean, default=False)
+    ingested_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

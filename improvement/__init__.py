@@ -1,0 +1,1 @@
+"""Improvement Backlog: customer problems, the improvements they call for, and the quarterly review."""

@@ -1,0 +1,5 @@
+import sys
+
+from improvement.cli import main
+
+sys.exit(main())

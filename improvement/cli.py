@@ -1,0 +1,524 @@
+"""The ``backlog`` command. Every subcommand takes ``--json``; errors are one line on stderr.
+
+Exit codes: 0 success, 2 bad input (the user can fix it), 1 anything else. ``--debug`` shows the
+traceback. Heavy modules are imported inside the commands that need them, so ``backlog list`` and
+``backlog review`` never import Streamlit, LangChain or Chroma.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from improvement.domain import DomainError
+
+EXIT_OK, EXIT_FAILURE, EXIT_BAD_INPUT = 0, 1, 2
+
+
+class BadInput(DomainError):
+    pass
+
+
+def _emit(args: argparse.Namespace, data: Any, human: Callable[[], None]) -> None:
+    if args.json:
+        json.dump(data, sys.stdout, ensure_ascii=False, default=str)
+        sys.stdout.write("\n")
+    else:
+        human()
+
+
+def _backend(args: argparse.Namespace) -> Any:
+    from improvement.wiring import make_backend
+
+    return make_backend()
+
+
+def _actor(args: argparse.Namespace) -> str:
+    return getattr(args, "actor", None) or os.environ.get("BACKLOG_USER") or os.environ.get("USER") or "cli"
+
+
+def _table(rows: Sequence[Sequence[Any]], headers: Sequence[str]) -> None:
+    widths = [max(len(str(h)), *(len(str(r[i])) for r in rows)) if rows else len(h) for i, h in enumerate(headers)]
+    print("  ".join(str(h).ljust(w) for h, w in zip(headers, widths, strict=True)))
+    for row in rows:
+        print("  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True)))
+
+
+# Backlog ------------------------------------------------------------------------------------------
+
+def cmd_add(args: argparse.Namespace) -> int:
+    raw = {"description": args.text, "title": args.title, "quarter": args.quarter, "owner": args.owner,
+           "kind": args.kind, "customer_story": args.story, "touchpoint": args.touchpoint, "segment": args.segment,
+           "industry": args.industry, "customers_affected": args.customers, "value_at_risk": args.value,
+           "currency": args.currency, "evidence": args.evidence, "root_cause": args.root_cause,
+           "reporter": args.reporter}
+    from improvement.validation import validate_problem
+
+    new = validate_problem({k: v for k, v in raw.items() if v is not None})  # before loading any model
+    result = _backend(args).backlog().log_problem(new, actor=_actor(args))
+    data = {"problem_id": result.problem_id, "improvement_id": result.improvement_id, "kind": result.kind,
+            "confidence": round(result.confidence, 4), "needs_review": result.needs_review,
+            "rationale": result.rationale,
+            "similar": [s.__dict__ for s in result.similar],
+            "suggestions": result.suggestions.__dict__, "warnings": result.warnings}
+
+    def human() -> None:
+        print(f"Logged problem {result.problem_id} as backlog item {result.improvement_id}: {result.kind} "
+              f"({result.confidence:.0%}{', needs review' if result.needs_review else ''})")
+        print(result.rationale)
+        for s in result.similar:
+            print(f"  similar: item {s.improvement_id} '{s.title}' ({s.similarity:.2f})")
+        for warning in result.warnings:
+            print(f"warning: {warning}", file=sys.stderr)
+
+    _emit(args, data, human)
+    return EXIT_OK
+
+
+def _filter(args: argparse.Namespace) -> Any:
+    from db.repository import ItemFilter
+    from improvement import domain
+
+    return ItemFilter(
+        kinds=[domain.parse_kind(k).value for k in args.kind or []],
+        statuses=[domain.parse_status(s).value for s in args.status or []],
+        quarters=[domain.parse_quarter(q) for q in args.quarter or []],
+        owners=args.owner or [],
+        needs_review=True if args.needs_review else None,
+        text=(args.search or "").strip(),
+    )
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    flt = _filter(args)
+    page = _backend(args).backlog(with_models=False).list_items(flt, sort=args.sort, limit=args.limit,
+                                                                offset=args.offset, with_total=not args.json)
+
+    def human() -> None:
+        _table([(i.id, i.kind, i.status, i.quarter, f"{i.value_at_risk:,.0f} {i.currency}", i.owner or "-",
+                 ("! " if i.needs_review else "") + i.title[:60]) for i in page.items],
+               ["id", "kind", "status", "quarter", "value at risk", "owner", "title"])
+        print(f"{len(page.items)} of {page.total} item(s)")
+
+    _emit(args, [i.as_json() for i in page.items], human)
+    return EXIT_OK
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    detail = _backend(args).backlog(with_models=False).get_item(args.id)
+    data = {**detail.item.as_json(), "rationale": detail.rationale, "proposed_fix": detail.proposed_fix,
+            "proactive_action": detail.proactive_action, "cross_industry_idea": detail.cross_industry_idea,
+            "target": detail.target, "outcome": detail.outcome,
+            "problems": [{**p.__dict__, "created_at": p.created_at.isoformat()} for p in detail.problems],
+            "history": [{**c.__dict__, "changed_at": c.changed_at.isoformat()} for c in detail.history]}
+
+    def human() -> None:
+        item = detail.item
+        print(f"#{item.id} {item.title}\n{item.kind} ({item.kind_decided_by}), {item.status}, {item.quarter}, "
+              f"owner {item.owner or '-'}, version {item.version}\n{detail.rationale}")
+        for p in detail.problems:
+            print(f"  problem {p.id}: {p.description[:100]}")
+        for c in detail.history:
+            print(f"  {c.changed_at:%Y-%m-%d %H:%M} {c.changed_by}: {c.field} {c.old_value!r} -> {c.new_value!r}")
+
+    _emit(args, data, human)
+    return EXIT_OK
+
+
+def cmd_edit(args: argparse.Namespace) -> int:
+    changes = {k: v for k, v in {"title": args.title, "owner": args.owner, "quarter": args.quarter,
+                                 "effort": args.effort, "impact": args.impact, "target": args.target,
+                                 "outcome": args.outcome, "proposed_fix": args.proposed_fix}.items() if v is not None}
+    service = _backend(args).backlog(with_models=False)
+    item = None
+    if changes:
+        item = service.edit_item(args.id, changes, actor=_actor(args), expected_version=args.expected_version)
+    if args.status:
+        item = service.change_status(args.id, args.status, actor=_actor(args),
+                                     expected_version=item.version if item else args.expected_version)
+    if args.kind:
+        item = service.override_kind(args.id, args.kind, actor=_actor(args),
+                                     expected_version=item.version if item else args.expected_version)
+    if item is None:
+        raise BadInput("nothing to change: give at least one of --status, --kind, --owner, --quarter, ...")
+    _emit(args, item.as_json(), lambda: print(f"item {item.id} saved (version {item.version})"))
+    return EXIT_OK
+
+
+def cmd_merge(args: argparse.Namespace) -> int:
+    item = _backend(args).backlog(with_models=True).merge(args.target, args.sources, actor=_actor(args))
+    _emit(args, item.as_json(), lambda: print(f"merged into item {item.id}: {item.report_count} report(s)"))
+    return EXIT_OK
+
+
+def cmd_review(args: argparse.Namespace) -> int:
+    from improvement.review import quarterly_review
+
+    review = quarterly_review(_backend(args).sessions, args.quarter)
+
+    def human() -> None:
+        print(f"Quarterly review {review.quarter}: {review.total_items} item(s), "
+              f"value at risk {review.value_at_risk_total:,.0f} {'/'.join(review.currencies) or ''}")
+        for kind, n in review.counts_by_kind.items():
+            print(f"  {kind:9} {n:6}  ({review.balance[kind]:.0%}, {review.change_by_kind[kind]:+d} vs "
+                  f"{review.previous_quarter})  value at risk {review.value_at_risk_by_kind[kind]:,.0f}")
+        print("  status: " + ", ".join(f"{s} {n}" for s, n in review.counts_by_status.items()))
+        print(f"  needs review: {review.needs_review_count}")
+
+    _emit(args, review.as_json(), human)
+    return EXIT_OK
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    from improvement.transfer import import_file
+
+    backend = _backend(args)
+    result = import_file(backend.backlog(with_models=True), backend.sessions, Path(args.file), actor=_actor(args))
+    _emit(args, result, lambda: print(f"imported {result['items']} item(s), {result['problems']} problem(s)"))
+    return EXIT_OK
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from improvement.transfer import export_to
+
+    backend = _backend(args)
+    if args.output:
+        target = Path(args.output)
+        tmp = target.with_name(target.name + ".partial")
+        with tmp.open("w", encoding="utf-8", newline="") as out:
+            count = export_to(backend.sessions, args.format, out)
+        tmp.replace(target)
+        print(json.dumps({"rows": count, "path": str(target)}) if args.json else f"wrote {count} row(s) to {target}",
+              file=sys.stderr if not args.json else sys.stdout)
+    else:
+        export_to(backend.sessions, args.format, sys.stdout)
+    return EXIT_OK
+
+
+def cmd_export_labels(args: argparse.Namespace) -> int:
+    from improvement.transfer import export_labels
+
+    for row in export_labels(_backend(args).sessions):
+        print(json.dumps(row, ensure_ascii=False))
+    return EXIT_OK
+
+
+def cmd_seed_demo(args: argparse.Namespace) -> int:
+    from improvement.demo import seed_demo
+
+    result = seed_demo(_backend(args).sessions, count=args.count, seed=args.seed)
+    _emit(args, result, lambda: print(f"added {result['items']} demo item(s)"))
+    return EXIT_OK
+
+
+def cmd_db(args: argparse.Namespace) -> int:
+    from db.engine import current_revision
+
+    backend = _backend(args)
+    revision = current_revision(backend.engine)  # touching the engine applies migrations
+    url = backend.engine.url.render_as_string(hide_password=True)
+    _emit(args, {"revision": revision, "database": url}, lambda: print(f"{url} is at revision {revision}"))
+    return EXIT_OK
+
+
+# Classification -----------------------------------------------------------------------------------
+
+def _read_classify_input(stream: Any) -> tuple[list[tuple[int, str]], list[str]]:
+    from improvement.domain import clean_text
+
+    lines, errors = [], []
+    for number, line in enumerate(stream, start=1):
+        text = line.rstrip("\n")
+        stripped = text.strip()
+        if stripped.startswith("{"):
+            try:
+                obj = json.loads(stripped)
+                if isinstance(obj, dict):
+                    text = obj.get("text", "")
+                    if not isinstance(text, str):
+                        errors.append(f"line {number}: the 'text' field must be a string")
+                        lines.append((number, ""))
+                        continue
+            except json.JSONDecodeError:
+                pass  # not JSON after all: the line is plain text
+        try:
+            lines.append((number, clean_text(text, field="text", required=True)))
+        except DomainError as error:
+            errors.append(f"line {number}: {error}")
+            lines.append((number, ""))
+    return lines, errors
+
+
+def cmd_classify(args: argparse.Namespace) -> int:
+    lines, errors = _read_classify_input(sys.stdin)
+    valid = [(n, t) for n, t in lines if t]
+    results = _backend(args).classifier().classify([t for _, t in valid]) if valid else []
+    by_line = {n: r for (n, _), r in zip(valid, results, strict=True)}
+    for number, _text in lines:
+        result = by_line.get(number)
+        if result is None:
+            out: dict[str, Any] = {"line": number, "error": next(e for e in errors if e.startswith(f"line {number}:"))}
+        else:
+            out = result.as_json()
+        if args.json:
+            print(json.dumps(out, ensure_ascii=False))
+        elif result is not None:
+            print(f"{result.kind}\t{result.confidence:.2f}\t{'needs review' if result.needs_review else ''}")
+        else:
+            print("error\t\t" + out["error"])
+    if not lines:
+        raise BadInput("no input: give one problem per line on standard input")
+    if errors:
+        print(f"backlog: {len(errors)} line(s) could not be classified: " +
+              ", ".join(e.split(":")[0] for e in errors), file=sys.stderr)
+        return EXIT_BAD_INPUT
+    return EXIT_OK
+
+
+def cmd_eval_classifier(args: argparse.Namespace) -> int:
+    from assistant.embeddings import get_embedder
+    from improvement.evaluation import evaluate
+
+    backend = _backend(args)
+    dev = Path(args.dev) if args.dev else None
+    report = evaluate(get_embedder(), dev_path=dev, cache_dir=backend.settings.cache_dir)
+
+    def human() -> None:
+        cv = report["cross_validation"]
+        print(f"{report['examples']} labelled examples, 5-fold CV x{cv['repeats']}: macro-F1 {cv['macro_f1_mean']}")
+        print(f"calibration: ECE {report['calibration']['expected_calibration_error']}, review threshold "
+              f"{report['calibration']['needs_review_threshold']}")
+        if "dev_set" in report:
+            print(f"dev set: macro-F1 {report['dev_set']['macro_f1']}, accuracy {report['dev_set']['accuracy']}")
+
+    _emit(args, report, human)
+    return EXIT_OK
+
+
+# Assistant ----------------------------------------------------------------------------------------
+
+def cmd_ingest(args: argparse.Namespace) -> int:
+    report = _backend(args).knowledge.ingest_paths([Path(p) for p in args.paths])
+    data = {"documents": report.documents, "chunks": report.chunks, "failed": report.failed}
+
+    def human() -> None:
+        print(f"ingested {report.documents} document(s), {report.chunks} chunk(s)")
+        for failure in report.failed:
+            print(f"backlog: {failure['path']}: {failure['error']}", file=sys.stderr)
+
+    _emit(args, data, human)
+    return EXIT_BAD_INPUT if report.failed else EXIT_OK
+
+
+def cmd_search(args: argparse.Namespace) -> int:
+    from improvement.domain import clean_text
+
+    query = clean_text(args.query, field="query", required=True, limit=2000)
+    hits = _backend(args).knowledge.search(query, k=args.k)
+    data = [{"source": h.source, "title": h.title, "text": h.text, "score": round(h.score, 4)} for h in hits]
+
+    def human() -> None:
+        for i, h in enumerate(hits, 1):
+            print(f"[{i}] {h.title} ({h.source}) score {h.score:.3f}\n    {h.text[:200]}")
+
+    _emit(args, data, human)
+    return EXIT_OK
+
+
+def cmd_ask(args: argparse.Namespace) -> int:
+    from improvement.domain import clean_text
+
+    question = clean_text(args.question, field="question", required=not args.problem_id, limit=4000)
+    backend = _backend(args)
+    problem = None
+    if args.problem_id:
+        problem = backend.backlog(with_models=False).get_problem(args.problem_id)
+    from assistant.chain import Assistant
+
+    answer = Assistant.from_backend(backend).ask(question, problem=problem)
+    data = answer.as_json()
+
+    def human() -> None:
+        print(answer.answer)
+        for i, c in enumerate(answer.citations, 1):
+            print(f"  [{i}] {c.title} ({c.source})")
+        for fix in answer.proactive_fixes:
+            print(f"  proactive fix: {fix['title']}: {fix['action']}")
+        for idea in answer.cross_industry_ideas:
+            print(f"  idea from {idea['industry']}: {idea['idea']}")
+        print(f"  (model: {answer.model})")
+
+    _emit(args, data, human)
+    return EXIT_OK
+
+
+# Operations ---------------------------------------------------------------------------------------
+
+def cmd_doctor(args: argparse.Namespace) -> int:
+    from assistant.doctor import check
+
+    report = check(_backend(args), repair=args.repair)
+    _emit(args, report, lambda: print(json.dumps(report, indent=2)))
+    return EXIT_OK if report["ok"] or args.repair else EXIT_FAILURE
+
+
+def cmd_backup(args: argparse.Namespace) -> int:
+    from improvement.backup import backup
+
+    result = backup(_backend(args), Path(args.path))
+    _emit(args, result, lambda: print(f"backup written to {result['path']}"))
+    return EXIT_OK
+
+
+def cmd_restore(args: argparse.Namespace) -> int:
+    from improvement.backup import restore
+
+    result = restore(_backend(args), Path(args.path))
+    _emit(args, result, lambda: print(f"restored {result['items']} item(s) from {args.path}"))
+    return EXIT_OK
+
+
+def _positive(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a whole number") from None
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"{value} must be at least 1")
+    return number
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--json", action="store_true", help="machine-readable output on stdout")
+    common.add_argument("--debug", action="store_true", help="show tracebacks")
+    common.add_argument("--actor", help="who is making the change (default: $BACKLOG_USER or $USER)")
+    parser = argparse.ArgumentParser(prog="backlog", description="Improvement Backlog: kaizen, kaikaku, kakushin.",
+                                     parents=[common])
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def add(name: str, func: Callable[[argparse.Namespace], int], help_text: str) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, parents=[common], help=help_text, description=help_text)
+        p.set_defaults(func=func)
+        return p
+
+    p = add("add", cmd_add, "log a customer problem, classify it and create its backlog item")
+    p.add_argument("text", help="what the customer experienced")
+    p.add_argument("--title")
+    p.add_argument("--quarter", help="e.g. 2026-Q4 (default: the current quarter)")
+    p.add_argument("--owner")
+    p.add_argument("--kind", help="decide the kind yourself: kaizen, kaikaku or kakushin")
+    p.add_argument("--story", help="the customer story: the human version of the data")
+    p.add_argument("--touchpoint")
+    p.add_argument("--segment")
+    p.add_argument("--industry")
+    p.add_argument("--customers", help="customers affected")
+    p.add_argument("--value", help="value at risk (amount)")
+    p.add_argument("--currency", help="ISO code, default EUR")
+    p.add_argument("--evidence", help="verified, assumption or unknown")
+    p.add_argument("--root-cause", dest="root_cause")
+    p.add_argument("--reporter")
+
+    p = add("list", cmd_list, "list backlog items")
+    p.add_argument("--quarter", action="append")
+    p.add_argument("--kind", action="append")
+    p.add_argument("--status", action="append")
+    p.add_argument("--owner", action="append")
+    p.add_argument("--needs-review", action="store_true")
+    p.add_argument("--search", help="text in the title or description")
+    p.add_argument("--sort", default="priority", choices=["priority", "value_at_risk", "newest", "oldest",
+                                                          "confidence"])
+    p.add_argument("--limit", type=_positive, default=50)
+    p.add_argument("--offset", type=int, default=0)
+
+    p = add("show", cmd_show, "show one backlog item with its problems and history")
+    p.add_argument("id", type=int)
+
+    p = add("edit", cmd_edit, "edit an item, move its status or override its kind")
+    p.add_argument("id", type=int)
+    for flag in ("title", "owner", "quarter", "effort", "impact", "target", "outcome", "status", "kind"):
+        p.add_argument(f"--{flag}")
+    p.add_argument("--proposed-fix", dest="proposed_fix")
+    p.add_argument("--expected-version", type=int, help="refuse the edit if someone saved a newer version")
+
+    p = add("merge", cmd_merge, "merge duplicate items into one, keeping every report")
+    p.add_argument("target", type=int)
+    p.add_argument("sources", type=int, nargs="+")
+
+    p = add("review", cmd_review, "the quarterly innovation backlog review")
+    p.add_argument("--quarter", required=True)
+
+    p = add("import", cmd_import, "import problems from a CSV or JSON file (all or nothing)")
+    p.add_argument("file")
+
+    p = add("export", cmd_export, "export the backlog as CSV or JSON")
+    p.add_argument("--format", choices=["csv", "json"], default="csv")
+    p.add_argument("--output", "-o", help="file to write (default: standard output)")
+
+    add("export-labels", cmd_export_labels, "kinds decided by people, as JSON lines of labelled examples")
+
+    p = add("seed-demo", cmd_seed_demo, "fill the database with realistic demo problems")
+    p.add_argument("--count", type=_positive, default=500)
+    p.add_argument("--seed", type=int, default=2026)
+
+    p = add("db", cmd_db, "database maintenance: `backlog db upgrade` applies migrations")
+    p.add_argument("action", choices=["upgrade", "current"])
+
+    add("classify", cmd_classify, "classify problems read from standard input, one per line")
+    p = add("eval-classifier", cmd_eval_classifier, "cross-validated evaluation of the offline classifier")
+    p.add_argument("--dev", help="a held-out JSONL file with text and label, scored once at the end")
+
+    p = add("ingest", cmd_ingest, "add articles (.txt, .md, .html, .pdf or folders) to the knowledge base")
+    p.add_argument("paths", nargs="+")
+    p = add("search", cmd_search, "search the knowledge base")
+    p.add_argument("query")
+    p.add_argument("--k", type=_positive, default=5)
+    p = add("ask", cmd_ask, "ask the assistant; cites its sources")
+    p.add_argument("question", nargs="?", default="")
+    p.add_argument("--problem-id", type=int)
+
+    p = add("doctor", cmd_doctor, "check that SQL and the vector store agree, and repair drift")
+    p.add_argument("--repair", action="store_true")
+    p = add("backup", cmd_backup, "write a consistent copy of the backlog and the knowledge base")
+    p.add_argument("path")
+    p = add("restore", cmd_restore, "replace the backlog and knowledge base with a backup")
+    p.add_argument("path")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.debug else logging.WARNING, format="backlog: %(message)s")
+    try:
+        return int(args.func(args))
+    except DomainError as error:
+        if args.debug:
+            raise
+        print(f"backlog: {error}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        print("backlog: interrupted", file=sys.stderr)
+        return EXIT_FAILURE
+    except Exception as error:
+        if args.debug:
+            raise
+        from pydantic import ValidationError
+
+        if isinstance(error, ValidationError):
+            first = error.errors()[0]
+            print(f"backlog: bad setting {'.'.join(map(str, first['loc']))}: {first['msg']}", file=sys.stderr)
+            return EXIT_BAD_INPUT
+        message = str(error).splitlines()[0] if str(error) else type(error).__name__
+        print(f"backlog: {type(error).__name__}: {message} (run with --debug for details)", file=sys.stderr)
+        return EXIT_FAILURE
+
+
+if __name__ == "__main__":
+    sys.exit(main())

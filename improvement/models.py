@@ -1,0 +1,119 @@
+"""Plain data the services return: the CLI, the UI and the tests all read these, never ORM objects."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from typing import Any
+
+
+@dataclass(frozen=True)
+class ProblemView:
+    id: int
+    improvement_id: int
+    title: str
+    description: str
+    customer_story: str
+    touchpoint: str
+    segment: str
+    industry: str
+    customers_affected: int
+    value_at_risk: float
+    currency: str
+    evidence: str
+    root_cause: str
+    reporter: str
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class ItemView:
+    id: int
+    title: str
+    text: str
+    kind: str
+    status: str
+    quarter: str
+    owner: str | None
+    confidence: float
+    needs_review: bool
+    kind_decided_by: str
+    kind_decided_by_name: str | None
+    value_at_risk: float
+    currency: str
+    customers_affected: int
+    report_count: int
+    priority: float
+    effort: int
+    impact: int
+    created_at: datetime
+    updated_at: datetime
+    version: int
+    merged_into_id: int | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["created_at"] = self.created_at.isoformat()
+        data["updated_at"] = self.updated_at.isoformat()
+        return data
+
+
+@dataclass(frozen=True)
+class ChangeView:
+    changed_at: datetime
+    changed_by: str
+    field: str
+    old_value: str | None
+    new_value: str | None
+
+
+@dataclass(frozen=True)
+class ItemDetail:
+    item: ItemView
+    rationale: str
+    classifier: str
+    kind_decided_at: datetime | None
+    proposed_fix: str
+    proactive_action: str
+    cross_industry_idea: str
+    target: str
+    outcome: str
+    done_at: datetime | None
+    problems: list[ProblemView]
+    history: list[ChangeView]
+
+
+@dataclass(frozen=True)
+class Page:
+    items: list[ItemView]
+    total: int
+    offset: int
+    limit: int
+
+
+@dataclass(frozen=True)
+class SimilarProblem:
+    problem_id: int
+    improvement_id: int
+    title: str
+    similarity: float
+
+
+@dataclass(frozen=True)
+class Suggestions:
+    proposed_fix: str = ""
+    proactive_action: str = ""
+    cross_industry_idea: str = ""
+
+
+@dataclass(frozen=True)
+class LoggedProblem:
+    problem_id: int
+    improvement_id: int
+    kind: str
+    confidence: float
+    needs_review: bool
+    rationale: str
+    similar: list[SimilarProblem] = field(default_factory=list)
+    suggestions: Suggestions = field(default_factory=Suggestions)
+    warnings: list[str] = field(default_factory=list)
