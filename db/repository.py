@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Select, case, func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from db.models import Change, Document, Improvement, Problem
+from improvement.models import ItemFilter
 
 SORTS = {
     "priority": (Improvement.priority.desc(), Improvement.id.desc()),
@@ -18,18 +18,6 @@ SORTS = {
     "oldest": (Improvement.created_at.asc(), Improvement.id.asc()),
     "confidence": (Improvement.confidence.asc(), Improvement.id.desc()),
 }
-
-
-@dataclass(frozen=True)
-class ItemFilter:
-    kinds: Sequence[str] = ()
-    statuses: Sequence[str] = ()
-    quarters: Sequence[str] = ()
-    owners: Sequence[str] = ()
-    needs_review: bool | None = None
-    text: str = ""
-    include_merged: bool = False
-    ids: Sequence[int] = field(default_factory=tuple)
 
 
 def _escape_like(text: str) -> str:

@@ -82,8 +82,8 @@ def cmd_add(args: argparse.Namespace) -> int:
 
 
 def _filter(args: argparse.Namespace) -> Any:
-    from db.repository import ItemFilter
     from improvement import domain
+    from improvement.models import ItemFilter
 
     return ItemFilter(
         kinds=[domain.parse_kind(k).value for k in args.kind or []],
@@ -287,7 +287,7 @@ def cmd_eval_classifier(args: argparse.Namespace) -> int:
 
     backend = _backend(args)
     dev = Path(args.dev) if args.dev else None
-    report = evaluate(get_embedder(), dev_path=dev, cache_dir=backend.settings.cache_dir)
+    report = evaluate(get_embedder(), dev_path=dev, cache_dir=backend.settings.classifier_cache_dir)
 
     def human() -> None:
         cv = report["cross_validation"]

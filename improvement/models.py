@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
@@ -117,3 +118,15 @@ class LoggedProblem:
     similar: list[SimilarProblem] = field(default_factory=list)
     suggestions: Suggestions = field(default_factory=Suggestions)
     warnings: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class ItemFilter:
+    kinds: Sequence[str] = ()
+    statuses: Sequence[str] = ()
+    quarters: Sequence[str] = ()
+    owners: Sequence[str] = ()
+    needs_review: bool | None = None
+    text: str = ""
+    include_merged: bool = False
+    ids: Sequence[int] = field(default_factory=tuple)

@@ -12,10 +12,9 @@ from typing import Any
 from sqlalchemy.orm import Session, sessionmaker
 
 from db import repository
-from db.repository import ItemFilter
 from improvement import domain
 from improvement.domain import Kind, Status
-from improvement.models import ItemView
+from improvement.models import ItemFilter, ItemView
 from improvement.services import item_view
 
 TREND_QUARTERS = 8

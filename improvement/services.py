@@ -18,13 +18,13 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from db import repository
 from db.models import Change, Improvement, Problem
-from db.repository import ItemFilter
 from improvement import domain
 from improvement.classification import Classifier
 from improvement.domain import DecidedBy, DomainError, Kind, NotFound, StaleEdit, Status
 from improvement.models import (
     ChangeView,
     ItemDetail,
+    ItemFilter,
     ItemView,
     LoggedProblem,
     Page,

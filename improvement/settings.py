@@ -28,6 +28,9 @@ class Settings(BaseSettings):
     starter_knowledge: bool = True
     llm: str = "local"
     llm_timeout_seconds: float = 60.0
+    classifier_cache: Path | None = Field(
+        default=None, description="Where the fitted classifier is cached; default: <data dir>/cache"
+    )
     review_threshold: float | None = Field(
         default=None, description="Confidence below which an item needs review; default: chosen on held-out data"
     )
@@ -53,6 +56,10 @@ class Settings(BaseSettings):
     @property
     def cache_dir(self) -> Path:
         return self.data_dir / "cache"
+
+    @property
+    def classifier_cache_dir(self) -> Path:
+        return self.classifier_cache or self.cache_dir
 
     def ensure_dirs(self) -> None:
         self.data_dir.mkdir(parents=True, exist_ok=True)

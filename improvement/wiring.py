@@ -44,7 +44,7 @@ class Backend:
     def classifier(self) -> Classifier:
         from improvement.classification import get_offline_classifier
 
-        offline = get_offline_classifier(self.settings.cache_dir, self.settings.review_threshold)
+        offline = get_offline_classifier(self.settings.classifier_cache_dir, self.settings.review_threshold)
         provider = self.settings.llm.split(":", 1)[0]
         if provider in ("ollama", "openai"):
             from improvement.llm_classification import LLMClassifier
@@ -89,6 +89,18 @@ class Backend:
         from assistant.knowledge_base import KnowledgeBase
 
         return KnowledgeBase(self.sessions, self.vector_store, starter=self.settings.starter_knowledge)
+
+    def describe(self) -> dict[str, str]:
+        """What the sidebar shows: which database, knowledge base and model are in use (no secrets)."""
+        from assistant.models import model_label
+
+        url = self.engine.url
+        database = f"SQLite ({url.database})" if url.get_backend_name() == "sqlite" else \
+            f"{url.get_backend_name()} on {url.host}:{url.port or ''}/{url.database}"
+        settings = self.settings
+        knowledge = (f"Chroma server {settings.chroma_host}:{settings.chroma_port}" if settings.chroma_host
+                     else f"embedded Chroma ({settings.chroma_path})")
+        return {"database": database, "knowledge": knowledge, "model": model_label(settings.llm)}
 
 
 def make_backend(settings: Settings | None = None) -> Backend:

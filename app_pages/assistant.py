@@ -1,0 +1,93 @@
+"""Ask the assistant: grounded answers with numbered citations, proactive fixes and cross-industry ideas."""
+
+import streamlit as st
+
+from app_pages.common import backend, safe
+from assistant.chain import Assistant
+from assistant.models import ModelUnavailable
+from improvement.domain import DomainError, clean_text
+
+
+@st.cache_resource(show_spinner="Loading the knowledge base…")
+def assistant_service() -> Assistant:
+    return Assistant.from_backend(backend())
+
+
+st.title("💬 Assistant")
+assistant = assistant_service()
+# A chat model placed in the session (tests use LangChain's fake chat models) replaces the configured one.
+if st.session_state.get("assistant_chat_model") is not None:
+    assistant = Assistant(backend().knowledge, backend().playbook, llm_spec=backend().settings.llm,
+                          chat_model=st.session_state["assistant_chat_model"])
+st.caption(f"Model: **{safe(assistant.model_name)}**. Answers come from the articles in the knowledge base, "
+           "with numbered citations; suggestions come from the playbook.")
+
+problem = None
+problem_id = st.session_state.get("ask_problem_id")
+if problem_id:
+    try:
+        problem = backend().backlog(with_models=False).get_problem(int(problem_id))
+        with st.container(border=True):
+            st.markdown(f"**Asking about problem #{problem.id}:** {safe(problem.description)}")
+            if st.button("Stop asking about this problem", key="clear_problem"):
+                st.session_state.pop("ask_problem_id", None)
+                st.rerun()
+    except DomainError:
+        st.session_state.pop("ask_problem_id", None)
+
+history = st.session_state.setdefault("chat_history", [])
+
+
+def render_answer(answer) -> None:  # type: ignore[no-untyped-def]
+    if answer.notice:
+        st.warning(f"{safe(answer.notice)}: showing what retrieval and the playbook found.", icon="⚠️")
+    if answer.citations:
+        st.markdown("**Sources**")
+        for citation in answer.citations:
+            with st.expander(f"[{citation.number}] {citation.title}"):
+                st.caption(f"{safe(citation.source)}" + (f" · {safe(citation.author)}" if citation.author else ""))
+                st.text(citation.text)
+    fixes, ideas = st.columns(2)
+    with fixes:
+        st.markdown("**Proactive fixes**")
+        for fix in answer.proactive_fixes:
+            with st.container(border=True):
+                st.markdown(f"**{safe(fix['title'])}**  \n{safe(fix['action'])}")
+    with ideas:
+        st.markdown("**Cross-industry ideas**")
+        for idea in answer.cross_industry_ideas:
+            with st.container(border=True):
+                st.markdown(f"**From {safe(idea['industry'])}:** {safe(idea['idea'])}  \n"
+                            f"*How it transfers:* {safe(idea['how_it_transfers'])}")
+
+
+for turn in history:
+    with st.chat_message("user"):
+        st.text(turn["question"])
+    with st.chat_message("assistant"):
+        st.markdown(safe(turn["answer"].answer))
+        render_answer(turn["answer"])
+
+placeholder = "Ask about this problem, or press Enter" if problem else "Ask about customer-centric leadership…"
+question = st.chat_input(placeholder, key="chat_question", max_chars=4000)
+if question is not None:
+    try:
+        text = clean_text(question, field="question", required=problem is None, limit=4000)
+    except DomainError as error:
+        st.error(safe(error))
+        st.stop()
+    with st.chat_message("user"):
+        st.text(text or f"(about problem #{problem.id})")
+    with st.chat_message("assistant"):
+        prepared = assistant.prepare(text, problem)
+        notice = ""
+        try:
+            streamed = st.write_stream(assistant.stream_text(prepared))
+        except ModelUnavailable as error:
+            notice = str(error)
+            streamed = assistant.retrieval_only_answer(prepared)
+            st.markdown(safe(streamed))
+        answer = assistant.finish(prepared, streamed if isinstance(streamed, str) else "".join(map(str, streamed)),
+                                  notice=notice)
+        render_answer(answer)
+    history.append({"question": text, "answer": answer})

@@ -1,0 +1,145 @@
+"""The backlog: filter, search, sort and page through items; edit one; merge; bulk actions."""
+
+import math
+
+import pandas as pd
+import streamlit as st
+
+from app_pages.common import STATUS_LABELS, actor, backend, safe
+from improvement.domain import TRANSITIONS, DomainError, Kind, StaleEdit, Status
+from improvement.models import ItemFilter
+from improvement.validation import ValidationFailed
+
+PAGE_SIZE = 50
+service = backend().backlog(with_models=False)
+
+st.title("📋 Backlog")
+if flash := st.session_state.pop("backlog_flash", None):
+    st.success(flash)
+with st.container(border=True):
+    c1, c2, c3, c4 = st.columns(4)
+    kinds = c1.multiselect("Kind", [k.value for k in Kind], key="f_kind")
+    statuses = c2.multiselect("Status", [s.value for s in Status], key="f_status", format_func=STATUS_LABELS.get)
+    quarters = c3.multiselect("Quarter", list(reversed(service.distinct("quarter"))), key="f_quarter")
+    owners = c4.multiselect("Owner", service.distinct("owner"), key="f_owner")
+    c5, c6, c7 = st.columns([3, 1, 1])
+    search = c5.text_input("Search title and description", key="f_search", max_chars=200)
+    needs_review = c6.checkbox("Needs review only", key="f_review")
+    sort = c7.selectbox("Sort by", ["priority", "value_at_risk", "newest", "oldest", "confidence"], key="f_sort")
+
+flt = ItemFilter(kinds=kinds, statuses=statuses, quarters=quarters, owners=owners,
+                 needs_review=True if needs_review else None, text=search.strip())
+total = service.list_items(flt, limit=1).total
+pages = max(1, math.ceil(total / PAGE_SIZE))
+page_number = st.number_input(f"Page (of {pages:,})", min_value=1, max_value=pages, value=1, key="f_page")
+page = service.list_items(flt, sort=sort, limit=PAGE_SIZE, offset=(page_number - 1) * PAGE_SIZE, with_total=False)
+st.caption(f"{total:,} item(s) match")
+
+frame = pd.DataFrame([{
+    "id": i.id, "title": i.title, "kind": i.kind, "status": STATUS_LABELS[i.status], "quarter": i.quarter,
+    "owner": i.owner or "", "value at risk": i.value_at_risk, "customers": i.customers_affected,
+    "priority": i.priority, "confidence": i.confidence, "review": "🔎" if i.needs_review else "",
+    "reports": i.report_count} for i in page.items])
+st.dataframe(frame, hide_index=True, width="stretch", height=min(38 + 35 * max(len(frame), 1), 560), column_config={
+    "value at risk": st.column_config.NumberColumn(format="%.0f"),
+    "confidence": st.column_config.ProgressColumn(min_value=0.0, max_value=1.0, format="%.2f"),
+    "priority": st.column_config.NumberColumn(format="%.1f"),
+})
+
+if not page.items:
+    st.info("No items match. Log a problem, import a file with `backlog import`, or load demo data with "
+            "`backlog seed-demo`.")
+    st.stop()
+
+st.divider()
+ids = [i.id for i in page.items]
+labels = {i.id: f"#{i.id} {i.title[:80]}" for i in page.items}
+selected = st.selectbox("Open an item", ids, format_func=labels.get, key="selected_item")
+detail = service.get_item(selected)
+item = detail.item
+
+left, right = st.columns([3, 2])
+with left:
+    st.subheader(f"#{item.id} {safe(item.title)}")
+    decided = f"decided by {safe(item.kind_decided_by_name or item.kind_decided_by)}" if \
+        item.kind_decided_by == "person" else f"classifier, {item.confidence:.0%} sure"
+    st.markdown(f"**{item.kind}** ({decided}) · **{STATUS_LABELS[item.status]}** · {item.quarter} · "
+                f"value at risk **{item.value_at_risk:,.0f} {item.currency}** · version {item.version}")
+    if item.needs_review:
+        st.warning("Needs review: decide the kind.", icon="🔎")
+    st.markdown(f"**Why:** {safe(detail.rationale)}")
+    for problem in detail.problems:
+        with st.container(border=True):
+            st.markdown(f"**Report #{problem.id}** by {safe(problem.reporter)} · {problem.created_at:%Y-%m-%d}  \n"
+                        f"{safe(problem.description)}")
+            if problem.customer_story:
+                st.markdown(f"*{safe(problem.customer_story)}*")
+            if problem.root_cause:
+                st.caption(f"Root cause: {problem.root_cause}")
+    if st.button("💬 Ask the assistant about this problem", key="ask_about"):
+        st.session_state["ask_problem_id"] = detail.problems[0].id
+        st.switch_page("app_pages/assistant.py")
+
+with right:
+    with st.form("edit_item"):
+        allowed = [item.status, *sorted(s.value for s in TRANSITIONS[Status(item.status)])]
+        new_status = st.selectbox("Status", allowed, format_func=STATUS_LABELS.get, key="edit_status")
+        owner = st.text_input("Owner", value=item.owner or "", key="edit_owner", max_chars=200)
+        quarter = st.text_input("Quarter", value=item.quarter, key="edit_quarter", max_chars=7)
+        c1, c2 = st.columns(2)
+        effort = c1.slider("Effort", 1, 5, item.effort, key="edit_effort")
+        impact = c2.slider("Impact", 1, 5, item.impact, key="edit_impact")
+        target = st.text_area("Measurable target", value=detail.target, key="edit_target")
+        outcome = st.text_area("Outcome (required to mark done)", value=detail.outcome, key="edit_outcome")
+        kind = st.selectbox("Kind", [k.value for k in Kind], index=[k.value for k in Kind].index(item.kind),
+                            key="edit_kind")
+        if st.form_submit_button("Save", type="primary"):
+            try:
+                version = item.version
+                changes = {"owner": owner, "quarter": quarter, "effort": effort, "impact": impact, "target": target,
+                           "outcome": outcome}
+                saved = service.edit_item(item.id, changes, actor=actor(), expected_version=version)
+                if new_status != item.status:
+                    saved = service.change_status(item.id, new_status, actor=actor(), expected_version=saved.version)
+                if kind != item.kind:
+                    saved = service.override_kind(item.id, kind, actor=actor(), expected_version=saved.version)
+                st.session_state["backlog_flash"] = f"Saved item #{item.id} (version {saved.version})."
+                st.rerun()
+            except StaleEdit as error:
+                st.error(f"{safe(error)} Your entries are still in the form.", icon="🔁")
+            except ValidationFailed as error:
+                for field, message in error.errors.items():
+                    st.error(f"**{field}**: {safe(message)}")
+            except DomainError as error:
+                st.error(safe(error))
+
+    with st.expander("Merge duplicates into this item"):
+        others = st.multiselect("Items to merge in (ids)", [i for i in ids if i != item.id], key="merge_sources",
+                                format_func=labels.get)
+        if st.button("Merge", key="merge_go", disabled=not others):
+            try:
+                merged = backend().backlog().merge(item.id, others, actor=actor())
+                st.session_state["backlog_flash"] = f"Merged; the item now has {merged.report_count} report(s)."
+                st.rerun()
+            except DomainError as error:
+                st.error(safe(error))
+
+    with st.expander("History"):
+        st.dataframe(pd.DataFrame([{"when": c.changed_at.strftime("%Y-%m-%d %H:%M"), "who": c.changed_by,
+                                    "what": c.field, "from": c.old_value, "to": c.new_value}
+                                   for c in reversed(detail.history)]), hide_index=True, width="stretch")
+
+with st.expander("Bulk actions on this page"):
+    chosen = st.multiselect("Items", ids, format_func=labels.get, key="bulk_ids")
+    c1, c2, c3 = st.columns(3)
+    bulk_status = c1.selectbox("Move to status", ["(keep)", *[s.value for s in Status]], key="bulk_status")
+    bulk_owner = c2.text_input("Set owner", key="bulk_owner")
+    bulk_quarter = c3.text_input("Set quarter", key="bulk_quarter")
+    if st.button("Apply to selected", key="bulk_go", disabled=not chosen):
+        try:
+            count = service.bulk_change(chosen, actor=actor(),
+                                        status=None if bulk_status == "(keep)" else bulk_status,
+                                        owner=bulk_owner or None, quarter=bulk_quarter or None)
+            st.success(f"Updated {count} item(s).")
+        except DomainError as error:
+            st.error(f"Nothing was changed: {safe(error)}")

@@ -1,0 +1,46 @@
+"""What every page shares: the backend (created once per process), the current user, safe text."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import streamlit as st
+
+from improvement.wiring import Backend, make_backend
+
+KIND_ICONS = {"kaizen": "🔧", "kaikaku": "🏗️", "kakushin": "💡"}
+KIND_COLORS = {"kaizen": "#2E86AB", "kaikaku": "#E07A5F", "kakushin": "#81B29A"}
+STATUS_LABELS = {"new": "New", "triaged": "Triaged", "planned": "Planned", "in_progress": "In progress",
+                 "done": "Done", "dropped": "Dropped"}
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$])")
+
+
+@st.cache_resource(show_spinner=False)
+def backend() -> Backend:
+    """One backend per server process: engine, models and Chroma client are shared by every session."""
+    return make_backend()
+
+
+@st.cache_resource(show_spinner="Loading the classifier and the playbook…")
+def warm_models() -> bool:
+    backend().backlog()  # embedding model, fitted classifier, vector store, playbook
+    backend().classifier()
+    return True
+
+
+def safe(text: Any) -> str:
+    """User text shown through st.markdown: every Markdown/HTML character escaped, so nothing renders."""
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", str(text or ""))
+
+
+def actor() -> str:
+    return str(st.session_state.get("actor") or "anonymous")
+
+
+def kind_badge(kind: str) -> str:
+    return f"{KIND_ICONS.get(kind, '')} **{kind}**"
+
+
+def money(amount: float, currency: str = "EUR") -> str:
+    return f"{amount:,.0f} {currency}"

@@ -1,0 +1,104 @@
+"""Every page through Streamlit's AppTest: empty database, demo data, and the main actions."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
+from langchain_core.messages import AIMessage
+from streamlit.testing.v1 import AppTest
+
+APP = str(Path(__file__).resolve().parents[2] / "streamlit_app.py")
+PAGES = ["app_pages/log_problem.py", "app_pages/backlog.py", "app_pages/review.py", "app_pages/assistant.py",
+         "app_pages/knowledge.py"]
+
+
+def app(page: str | None = None) -> AppTest:
+    from app_pages.common import backend
+
+    backend.clear()  # a fresh backend for this test's data folder
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.run()
+    if page:
+        at.switch_page(page)
+        at.run()
+    return at
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_every_page_renders_on_an_empty_database(page: str) -> None:
+    at = app(page)
+    assert not at.exception, at.exception
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_every_page_renders_with_demo_data(page: str) -> None:
+    from improvement.cli import main
+
+    assert main(["seed-demo", "--count", "300"]) == 0
+    at = app(page)
+    assert not at.exception, at.exception
+
+
+def test_log_a_problem_and_see_it_classified() -> None:
+    at = app()
+    at.text_area(key="log_description").set_value("Claims pass through four departments and take two months")
+    at.number_input(key="log_value").set_value(5000.0)
+    at.button[0].click().run()  # the form's submit button
+    assert not at.exception
+    assert any("kaikaku" in m.value for m in at.subheader)
+    assert any("Confidence" in str(p.proto) for p in at.get("progress"))
+
+
+def test_log_refuses_empty_text_keeps_input_and_escapes_html() -> None:
+    at = app()
+    at.text_input(key="log_title").set_value("<b>bold</b> title")
+    at.text_area(key="log_description").set_value("   ")
+    at.button[0].click().run()
+    assert any("Description" in e.value for e in at.error)
+    assert at.text_input(key="log_title").value == "<b>bold</b> title"  # nothing the user typed is lost
+    at.text_area(key="log_description").set_value("<script>alert(1)</script> the [link](javascript:alert(1)) is wrong")
+    at.button[0].click().run()
+    rendered = " ".join(m.value for m in at.markdown)
+    assert "<script>" not in rendered and "](javascript:" not in rendered
+
+
+def test_backlog_filter_and_status_change() -> None:
+    from improvement.cli import main
+
+    main(["add", "The tracking page shows in transit for a week", "--quarter", "2026-Q4"])
+    main(["add", "Mortgage approval passes five departments over eight weeks", "--quarter", "2026-Q3"])
+    at = app("app_pages/backlog.py")
+    at.multiselect(key="f_quarter").set_value(["2026-Q4"]).run()
+    assert any("1 item(s) match" in c.value for c in at.caption)
+    at.selectbox(key="edit_status").set_value("triaged")
+    at.button(key="FormSubmitter:edit_item-Save").click().run()
+    assert not at.exception
+    assert any("Saved" in s.value for s in at.success)
+
+
+def test_quarterly_review_shows_the_balance() -> None:
+    from improvement.cli import main
+
+    main(["seed-demo", "--count", "200"])
+    at = app("app_pages/review.py")
+    assert not at.exception
+    labels = [m.label for m in at.metric]
+    assert labels == ["Items", "Value at risk", "Done", "Needs review"]
+
+
+def test_ask_a_question_with_a_fake_chat_model() -> None:
+    at = app("app_pages/assistant.py")
+    at.session_state["assistant_chat_model"] = GenericFakeChatModel(
+        messages=iter([AIMessage(content="Pre-empt it for every customer [1].")]))
+    at.chat_input(key="chat_question").set_value("How do leaders pre-empt problems?").run()
+    assert not at.exception
+    assert any("Pre-empt it for every customer" in m.value for m in at.markdown)
+    assert any(e.label.startswith("[1]") for e in at.expander)
+
+
+def test_knowledge_base_lists_the_starter_notes() -> None:
+    at = app("app_pages/knowledge.py")
+    assert not at.exception
+    assert any("4 document(s)" in c.value for c in at.caption)
