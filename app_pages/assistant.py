@@ -70,6 +70,14 @@ for turn in history:
 
 placeholder = "Ask about this problem, or press Enter" if problem else "Ask about customer-centric leadership…"
 question = st.chat_input(placeholder, key="chat_question", max_chars=4000)
+EXAMPLES = ["How do customer-centric leaders pre-empt problems for all customers?",
+            "Why should we report customer experience in money rather than scores?",
+            "How do we get employees to care about customers they never meet?"]
+if not history and question is None and problem is None:
+    st.markdown("**Try asking:**")
+    for number, example in enumerate(EXAMPLES):
+        if st.button(example, key=f"example_{number}"):
+            question = example
 if question is not None:
     try:
         text = clean_text(question, field="question", required=problem is None, limit=4000)

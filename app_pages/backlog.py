@@ -6,6 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from app_pages.common import STATUS_LABELS, actor, backend, safe
+from improvement.classification import percent
 from improvement.domain import TRANSITIONS, DomainError, Kind, StaleEdit, Status
 from improvement.models import ItemFilter
 from improvement.validation import ValidationFailed
@@ -62,7 +63,7 @@ left, right = st.columns([3, 2])
 with left:
     st.subheader(f"#{item.id} {safe(item.title)}")
     decided = f"decided by {safe(item.kind_decided_by_name or item.kind_decided_by)}" if \
-        item.kind_decided_by == "person" else f"classifier, {item.confidence:.0%} sure"
+        item.kind_decided_by == "person" else f"classifier, {percent(item.confidence)} sure"
     st.markdown(f"**{item.kind}** ({decided}) · **{STATUS_LABELS[item.status]}** · {item.quarter} · "
                 f"value at risk **{item.value_at_risk:,.0f} {item.currency}** · version {item.version}")
     if item.needs_review:
@@ -81,18 +82,18 @@ with left:
         st.switch_page("app_pages/assistant.py")
 
 with right:
-    with st.form("edit_item"):
+    with st.form(f"edit_item_{item.id}"):
         allowed = [item.status, *sorted(s.value for s in TRANSITIONS[Status(item.status)])]
-        new_status = st.selectbox("Status", allowed, format_func=STATUS_LABELS.get, key="edit_status")
-        owner = st.text_input("Owner", value=item.owner or "", key="edit_owner", max_chars=200)
-        quarter = st.text_input("Quarter", value=item.quarter, key="edit_quarter", max_chars=7)
+        new_status = st.selectbox("Status", allowed, format_func=STATUS_LABELS.get, key=f"edit_status_{item.id}_{item.version}")
+        owner = st.text_input("Owner", value=item.owner or "", key=f"edit_owner_{item.id}_{item.version}", max_chars=200)
+        quarter = st.text_input("Quarter", value=item.quarter, key=f"edit_quarter_{item.id}_{item.version}", max_chars=7)
         c1, c2 = st.columns(2)
-        effort = c1.slider("Effort", 1, 5, item.effort, key="edit_effort")
-        impact = c2.slider("Impact", 1, 5, item.impact, key="edit_impact")
-        target = st.text_area("Measurable target", value=detail.target, key="edit_target")
-        outcome = st.text_area("Outcome (required to mark done)", value=detail.outcome, key="edit_outcome")
+        effort = c1.slider("Effort", 1, 5, item.effort, key=f"edit_effort_{item.id}_{item.version}")
+        impact = c2.slider("Impact", 1, 5, item.impact, key=f"edit_impact_{item.id}_{item.version}")
+        target = st.text_area("Measurable target", value=detail.target, key=f"edit_target_{item.id}_{item.version}")
+        outcome = st.text_area("Outcome (required to mark done)", value=detail.outcome, key=f"edit_outcome_{item.id}_{item.version}")
         kind = st.selectbox("Kind", [k.value for k in Kind], index=[k.value for k in Kind].index(item.kind),
-                            key="edit_kind")
+                            key=f"edit_kind_{item.id}_{item.version}")
         if st.form_submit_button("Save", type="primary"):
             try:
                 version = item.version

@@ -3,6 +3,7 @@
 import streamlit as st
 
 from app_pages.common import KIND_ICONS, actor, backend, safe, warm_models
+from improvement.classification import percent
 from improvement.domain import DomainError, Kind
 from improvement.validation import ValidationFailed
 
@@ -52,7 +53,7 @@ if result is not None:
     left, right = st.columns([3, 2])
     with left:
         st.subheader(f"{KIND_ICONS[result.kind]} This calls for **{result.kind}**")
-        st.progress(min(max(result.confidence, 0.0), 1.0), text=f"Confidence {result.confidence:.0%}")
+        st.progress(min(max(result.confidence, 0.0), 1.0), text=f"Confidence {percent(result.confidence)}")
         if result.needs_review:
             st.warning("Needs review: the classifier is not sure. Please decide the kind below.", icon="🔎")
         st.markdown(f"**Why:** {safe(result.rationale)}")

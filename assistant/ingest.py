@@ -77,7 +77,10 @@ def _front_matter(text: str) -> tuple[dict[str, str], str]:
     for line in match.group(1).splitlines():
         if ":" in line:
             key, value = line.split(":", 1)
-            meta[key.strip().lower()] = value.strip().strip('"')
+            value = value.strip()
+            if len(value) >= 2 and value[0] == value[-1] == '"':
+                value = value[1:-1]
+            meta[key.strip().lower()] = value
     return meta, text[match.end():]
 
 

@@ -162,6 +162,11 @@ def cache_key(embedder: Embedder, path: Path = EXAMPLES_PATH) -> str:
     return digest.hexdigest()[:16]
 
 
+def percent(value: float) -> str:
+    """A confidence as people read it: never a flat 100%, which would claim certainty."""
+    return f"{min(value, 0.999):.1%}" if value >= 0.99 else f"{value:.0%}"
+
+
 def _short(text: str, limit: int = 90) -> str:
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
@@ -217,7 +222,7 @@ class OfflineClassifier:
             probs = 1 / 3 + (probs - 1 / 3) * 0.35
             confidence = float(probs[best])
         hits = find_cues(text)
-        parts = [f"{kind.value}, {confidence:.0%} sure."]
+        parts = [f"{kind.value}, {percent(confidence)} sure."]
         own = [h for h in hits if h.kind == kind]
         other = [h for h in hits if h.kind != kind]
         if own:
@@ -232,7 +237,7 @@ class OfflineClassifier:
             parts.append("Low confidence because " + " and ".join(caveats) + ".")
         needs_review = confidence < self.threshold or bool(caveats)
         if needs_review:
-            parts.append(f"Below the review threshold ({self.threshold:.0%}): a person should decide.")
+            parts.append(f"Below the review threshold ({percent(self.threshold)}): a person should decide.")
         return Classification(
             kind=kind, confidence=confidence, rationale=" ".join(parts), needs_review=needs_review,
             probabilities={k.value: round(float(p), 4) for k, p in zip(KINDS, probs, strict=True)},

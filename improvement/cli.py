@@ -61,6 +61,8 @@ def cmd_add(args: argparse.Namespace) -> int:
     from improvement.validation import validate_problem
 
     new = validate_problem({k: v for k, v in raw.items() if v is not None})  # before loading any model
+    from improvement.classification import percent
+
     result = _backend(args).backlog().log_problem(new, actor=_actor(args))
     data = {"problem_id": result.problem_id, "improvement_id": result.improvement_id, "kind": result.kind,
             "confidence": round(result.confidence, 4), "needs_review": result.needs_review,
@@ -70,7 +72,7 @@ def cmd_add(args: argparse.Namespace) -> int:
 
     def human() -> None:
         print(f"Logged problem {result.problem_id} as backlog item {result.improvement_id}: {result.kind} "
-              f"({result.confidence:.0%}{', needs review' if result.needs_review else ''})")
+              f"({percent(result.confidence)}{', needs review' if result.needs_review else ''})")
         print(result.rationale)
         for s in result.similar:
             print(f"  similar: item {s.improvement_id} '{s.title}' ({s.similarity:.2f})")

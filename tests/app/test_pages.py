@@ -72,10 +72,15 @@ def test_backlog_filter_and_status_change() -> None:
     at = app("app_pages/backlog.py")
     at.multiselect(key="f_quarter").set_value(["2026-Q4"]).run()
     assert any("1 item(s) match" in c.value for c in at.caption)
-    at.selectbox(key="edit_status").set_value("triaged")
-    at.button(key="FormSubmitter:edit_item-Save").click().run()
+    item_id = at.selectbox(key="selected_item").value
+    at.text_input(key=f"edit_owner_{item_id}_1").set_value("Kim")
+    at.selectbox(key=f"edit_status_{item_id}_1").set_value("triaged")
+    at.button(key=f"FormSubmitter:edit_item_{item_id}-Save").click().run()
     assert not at.exception
     assert any("Saved" in s.value for s in at.success)
+    # The form now shows the saved item's values, not another item's leftovers.
+    assert at.selectbox(key=f"edit_status_{item_id}_3").value == "triaged"
+    assert at.text_input(key=f"edit_owner_{item_id}_3").value == "Kim"
 
 
 def test_quarterly_review_shows_the_balance() -> None:
