@@ -1,0 +1,321 @@
+"""Reproducible benchmarks: ``python -m benchmarks.run [--quick] [--no-postgres]``.
+
+Builds its own data in a temporary folder (seed-demo at 1,000 / 10,000 / 100,000 items, knowledge bases
+of 100 / 1,000 / 10,000 chunks), measures medians and p95 over repeated runs, sets each figure beside a
+physical anchor (raw SQL, raw Chroma query, the raw embedding model), and writes BENCHMARKS.md and
+benchmarks/results.json. Timings live here, never in tests.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import random
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable
+from importlib.metadata import version
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+POSTGRES_ADMIN = os.environ.get("BACKLOG_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+
+
+def timed(func: Callable[[], Any], repeat: int) -> dict[str, float]:
+    func()  # warm-up
+    samples = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        func()
+        samples.append((time.perf_counter() - start) * 1000)
+    samples.sort()
+    return {"median_ms": round(statistics.median(samples), 2),
+            "p95_ms": round(samples[min(len(samples) - 1, int(0.95 * len(samples)))], 2), "runs": repeat}
+
+
+def fresh_env(data_dir: Path, database_url: str | None = None) -> None:
+    from improvement.settings import get_settings
+
+    for name in [n for n in os.environ if n.startswith("BACKLOG_")]:
+        if name not in ("BACKLOG_TEST_POSTGRES_URL",):
+            del os.environ[name]
+    os.environ["BACKLOG_DATA_DIR"] = str(data_dir)
+    os.environ["BACKLOG_LLM"] = "none"
+    os.environ["BACKLOG_CLASSIFIER_CACHE"] = str(Path(tempfile.gettempdir()) / "backlog-bench-classifier")
+    if database_url:
+        os.environ["BACKLOG_DATABASE_URL"] = database_url
+    get_settings.cache_clear()
+
+
+def bench_backlog(size: int, work: Path, database_url: str | None, repeat: int) -> dict[str, Any]:
+    from sqlalchemy import text
+
+    from improvement.demo import seed_demo
+    from improvement.domain import quarter_of
+    from improvement.models import ItemFilter
+    from improvement.review import quarterly_review
+    from improvement.wiring import make_backend
+
+    fresh_env(work / f"backlog-{size}", database_url)
+    backend = make_backend()
+    start = time.perf_counter()
+    seed_demo(backend.sessions, count=size)
+    seed_seconds = time.perf_counter() - start
+    service = backend.backlog(with_models=False)
+    quarter = quarter_of(__import__("datetime").datetime.now())
+    flt = ItemFilter(kinds=["kaikaku"], statuses=["new", "triaged"], quarters=[quarter])
+    out: dict[str, Any] = {"items": size, "seed_demo_seconds": round(seed_seconds, 2)}
+    out["list_page"] = timed(lambda: service.list_items(ItemFilter(), limit=50), repeat)
+    out["filtered_page"] = timed(lambda: service.list_items(flt, limit=50), repeat)
+    out["search_page"] = timed(lambda: service.list_items(ItemFilter(text="refund"), limit=50), repeat)
+    out["review"] = timed(lambda: quarterly_review(backend.sessions, quarter), repeat)
+
+    def raw_group_by() -> None:
+        with backend.engine.connect() as conn:
+            conn.execute(text("SELECT kind, status, count(*), sum(value_at_risk) FROM improvements "
+                              "WHERE quarter = :q GROUP BY kind, status"), {"q": quarter}).all()
+
+    out["anchor_raw_group_by"] = timed(raw_group_by, repeat)
+    env = {**os.environ}
+    samples = []
+    for _ in range(max(3, repeat // 4)):
+        start = time.perf_counter()
+        subprocess.run([sys.executable, "-m", "improvement", "list", "--limit", "50", "--json"], env=env, check=True,
+                       capture_output=True)
+        samples.append((time.perf_counter() - start) * 1000)
+    out["cli_list_process_ms"] = round(statistics.median(samples), 1)
+    backend.engine.dispose()
+    return out
+
+
+def bench_classifier(repeat: int) -> dict[str, Any]:
+    from assistant.embeddings import get_embedder
+    from improvement.classification import load_examples
+    from improvement.wiring import make_backend
+
+    fresh_env(Path(tempfile.mkdtemp()))
+    embedder = get_embedder()
+    texts = [e.text for e in load_examples()]
+    batch = texts * 2
+    embedder.embed(batch[:32])
+    start = time.perf_counter()
+    embedder.embed(batch)
+    raw = len(batch) / (time.perf_counter() - start)
+    classifier = make_backend().classifier()
+    classifier.classify(batch[:16])
+    start = time.perf_counter()
+    classifier.classify(batch)
+    ours = len(batch) / (time.perf_counter() - start)
+    one = timed(lambda: classifier.classify([random.choice(texts)]), repeat)
+    backend = make_backend()
+    service = backend.backlog()
+    service.log_problem({"description": "warm-up problem about a wrong invoice"}, actor="bench")
+    log_one = timed(lambda: service.log_problem({"description": random.choice(texts), "value_at_risk": "1000"},
+                                                actor="bench"), repeat)
+    return {"embedding_sentences_per_s": round(raw, 1), "classify_batch_per_s": round(ours, 1),
+            "ratio_to_embedding_model": round(ours / raw, 3), "classify_one_warm": one,
+            "log_one_problem_warm": log_one}
+
+
+def _synthetic_documents(chunks: int) -> list[tuple[str, str]]:
+    """Documents made of the project's own sentences, about 900 characters per chunk."""
+    from assistant.playbook import PLAYBOOK_PATH
+    from improvement.classification import load_examples
+
+    rng = random.Random(chunks)
+    playbook = json.loads(PLAYBOOK_PATH.read_text())
+    sentences = [e.text for e in load_examples()] + [f"{i['idea']}. {i['how_it_transfers']}."
+                                                      for i in playbook["cross_industry_ideas"]]
+    docs = []
+    per_doc = 50
+    for d in range(max(1, chunks // per_doc)):
+        paragraphs = [" ".join(rng.sample(sentences, 6)) for _ in range(per_doc)]
+        docs.append((f"synthetic-{d:04d}.md", f"# Synthetic article {d}\n\n" + "\n\n".join(paragraphs)))
+    return docs
+
+
+def bench_knowledge(chunks: int, work: Path, repeat: int) -> dict[str, Any]:
+    from assistant.embeddings import get_embedder
+    from assistant.ingest import parse_bytes
+    from improvement.wiring import make_backend
+
+    fresh_env(work / f"kb-{chunks}")
+    os.environ["BACKLOG_STARTER_KNOWLEDGE"] = "false"
+    from improvement.settings import get_settings
+
+    get_settings.cache_clear()
+    backend = make_backend()
+    kb = backend.knowledge
+    docs = [parse_bytes(text.encode(), name) for name, text in _synthetic_documents(chunks)]
+    start = time.perf_counter()
+    added = sum(kb.add_document(doc) for doc in docs)
+    seconds = time.perf_counter() - start
+    sample = [c for doc in docs[:2] for c in __import__("assistant.ingest", fromlist=["split_text"]).split_text(doc.text)]
+    embedder = get_embedder()
+    start = time.perf_counter()
+    embedder.embed(sample[:128])
+    raw_chunk_rate = min(128, len(sample)) / (time.perf_counter() - start)
+    queries = ["customers are not told about delays", "pay per use instead of buying equipment",
+               "claims pass through several departments", "report the money at risk"]
+    kb.search(queries[0])
+    search = timed(lambda: kb.search(random.choice(queries), k=5), repeat)
+    vector = embedder.embed(queries)
+    anchor = timed(lambda: backend.vector_store.knowledge.query(query_embeddings=[vector[random.randrange(4)]],
+                                                                 n_results=5), repeat)
+    return {"chunks": added, "ingest_chunks_per_s": round(added / seconds, 1),
+            "embedding_chunks_per_s_raw": round(raw_chunk_rate, 1),
+            "ingest_ratio_to_embedding_model": round(added / seconds / raw_chunk_rate, 3),
+            "search": search, "anchor_raw_chroma_query": anchor}
+
+
+def bench_retrieval_quality() -> dict[str, Any]:
+    from benchmarks.retrieval_eval import evaluate_retrieval
+
+    fresh_env(Path(tempfile.mkdtemp()))
+    os.environ["BACKLOG_STARTER_KNOWLEDGE"] = "false"
+    return evaluate_retrieval()
+
+
+def bench_ask(repeat: int) -> dict[str, Any]:
+    from assistant.chain import Assistant
+    from improvement.wiring import make_backend
+
+    fresh_env(Path(tempfile.mkdtemp()))
+    os.environ["BACKLOG_LLM"] = "local"
+    from improvement.settings import get_settings
+
+    get_settings.cache_clear()
+    backend = make_backend()
+    assistant = Assistant.from_backend(backend)
+    questions = ["How should leaders use customer stories?", "What is kaizen?", "Why report value at risk?"]
+    assistant.ask(questions[0])
+    first, full = [], []
+    for i in range(repeat):
+        prepared = assistant.prepare(questions[i % 3])
+        start = time.perf_counter()
+        stream = assistant.stream_text(prepared)
+        next(stream)
+        first.append((time.perf_counter() - start) * 1000)
+        "".join(stream)
+        full.append((time.perf_counter() - start) * 1000)
+    start = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "improvement", "ask", questions[1], "--json"], check=True,
+                   capture_output=True, env={**os.environ})
+    return {"first_token_ms_median": round(statistics.median(first), 1),
+            "full_answer_ms_median": round(statistics.median(full), 1),
+            "cli_ask_process_ms": round((time.perf_counter() - start) * 1000, 1)}
+
+
+def bench_pages(work: Path, size: int) -> dict[str, Any]:
+    code = f"""
+import json, os, resource, time
+from streamlit.testing.v1 import AppTest
+from improvement.cli import main
+main(["seed-demo", "--count", "{size}"])
+out = {{}}
+for page in ["app_pages/log_problem.py", "app_pages/backlog.py", "app_pages/review.py", "app_pages/assistant.py",
+             "app_pages/knowledge.py"]:
+    at = AppTest.from_file("{ROOT / 'streamlit_app.py'}", default_timeout=300)
+    at.run()
+    at.switch_page(page)
+    samples = []
+    for _ in range(3):
+        start = time.perf_counter(); at.run(); samples.append((time.perf_counter() - start) * 1000)
+        assert not at.exception, at.exception
+    out[page.split("/")[1][:-3]] = round(sorted(samples)[1], 1)
+out["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+print(json.dumps(out))
+"""
+    env = {**os.environ, "BACKLOG_DATA_DIR": str(work / f"pages-{size}"), "BACKLOG_LLM": "none"}
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=ROOT,
+                            check=True)
+    return {"items": size, "render_ms": json.loads(result.stdout.strip().splitlines()[-1])}
+
+
+def postgres_url() -> tuple[str, Callable[[], None]]:
+    from sqlalchemy import create_engine, text
+
+    name = f"backlog_bench_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(POSTGRES_ADMIN, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+
+    def drop() -> None:
+        with admin.connect() as conn:
+            conn.execute(text(f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'"))
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+
+    return POSTGRES_ADMIN.rsplit("/", 1)[0] + f"/{name}", drop
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="smallest sizes only (a smoke run)")
+    parser.add_argument("--no-postgres", action="store_true")
+    parser.add_argument("--no-llm", action="store_true")
+    parser.add_argument("--output", default=str(ROOT / "BENCHMARKS.md"))
+    args = parser.parse_args()
+    sizes = [1000] if args.quick else [1000, 10_000, 100_000]
+    chunk_sizes = [100] if args.quick else [100, 1000, 10_000]
+    repeat = 5 if args.quick else 21
+    results: dict[str, Any] = {
+        "machine": {"python": platform.python_version(), "platform": platform.platform(), "cpus": os.cpu_count(),
+                    "processor": platform.processor() or platform.machine()},
+        "versions": {p: version(p) for p in ("sqlalchemy", "chromadb", "streamlit", "langchain-core", "onnxruntime",
+                                             "llama-cpp-python", "scikit-learn")},
+        "quick": args.quick,
+    }
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        print("classifier…", flush=True)
+        results["classifier"] = bench_classifier(repeat)
+        from assistant.embeddings import get_embedder
+        from improvement.evaluation import evaluate
+
+        dev = ROOT.parent / "shared" / "eval" / "classify_dev.jsonl"
+        results["classifier_evaluation"] = evaluate(get_embedder(), dev_path=dev if dev.exists() else None,
+                                                    cache_dir=Path(os.environ["BACKLOG_CLASSIFIER_CACHE"]))
+        results["backlog_sqlite"] = []
+        for size in sizes:
+            print(f"backlog sqlite {size}…", flush=True)
+            results["backlog_sqlite"].append(bench_backlog(size, work, None, repeat))
+        if not args.no_postgres:
+            results["backlog_postgresql"] = []
+            for size in sizes:
+                print(f"backlog postgresql {size}…", flush=True)
+                url, drop = postgres_url()
+                try:
+                    results["backlog_postgresql"].append(bench_backlog(size, work, url, repeat))
+                finally:
+                    drop()
+        results["knowledge"] = []
+        for chunks in chunk_sizes:
+            print(f"knowledge {chunks}…", flush=True)
+            results["knowledge"].append(bench_knowledge(chunks, work, repeat))
+        print("retrieval quality…", flush=True)
+        results["retrieval_quality"] = bench_retrieval_quality()
+        if not args.no_llm:
+            print("ask with the local model…", flush=True)
+            results["ask_local"] = bench_ask(3 if args.quick else 6)
+        print("app pages…", flush=True)
+        results["pages"] = bench_pages(work, sizes[-1])
+        results["bench_process_peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+    json_path = ROOT / "benchmarks" / ("results-quick.json" if args.quick else "results.json")
+    json_path.write_text(json.dumps(results, indent=2))
+    if not args.quick:
+        from benchmarks.report import write_markdown
+
+        write_markdown(results, Path(args.output))
+    print(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()
