@@ -15,10 +15,15 @@ pages = [
 ]
 
 with st.sidebar:
-    st.text_input("Your name", key="actor", placeholder="who is making changes",
-                  help="Recorded in the history of every change you make.")
+    st.text_input(
+        "Your name",
+        key="actor",
+        placeholder="who is making changes",
+        help="Recorded in the history of every change you make.",
+    )
     info = backend().describe()
-    st.caption(f"**Database:** {info['database']}  \n**Knowledge base:** {info['knowledge']}  \n"
-               f"**Model:** {info['model']}")
+    st.caption(
+        f"**Database:** {info['database']}  \n**Knowledge base:** {info['knowledge']}  \n**Model:** {info['model']}"
+    )
 
 st.navigation(pages).run()

@@ -17,10 +17,16 @@ st.title("💬 Assistant")
 assistant = assistant_service()
 # A chat model placed in the session (tests use LangChain's fake chat models) replaces the configured one.
 if st.session_state.get("assistant_chat_model") is not None:
-    assistant = Assistant(backend().knowledge, backend().playbook, llm_spec=backend().settings.llm,
-                          chat_model=st.session_state["assistant_chat_model"])
-st.caption(f"Model: **{safe(assistant.model_name)}**. Answers come from the articles in the knowledge base, "
-           "with numbered citations; suggestions come from the playbook.")
+    assistant = Assistant(
+        backend().knowledge,
+        backend().playbook,
+        llm_spec=backend().settings.llm,
+        chat_model=st.session_state["assistant_chat_model"],
+    )
+st.caption(
+    f"Model: **{safe(assistant.model_name)}**. Answers come from the articles in the knowledge base, "
+    "with numbered citations; suggestions come from the playbook."
+)
 
 problem = None
 problem_id = st.session_state.get("ask_problem_id")
@@ -57,8 +63,10 @@ def render_answer(answer) -> None:  # type: ignore[no-untyped-def]
         st.markdown("**Cross-industry ideas**")
         for idea in answer.cross_industry_ideas:
             with st.container(border=True):
-                st.markdown(f"**From {safe(idea['industry'])}:** {safe(idea['idea'])}  \n"
-                            f"*How it transfers:* {safe(idea['how_it_transfers'])}")
+                st.markdown(
+                    f"**From {safe(idea['industry'])}:** {safe(idea['idea'])}  \n"
+                    f"*How it transfers:* {safe(idea['how_it_transfers'])}"
+                )
 
 
 for turn in history:
@@ -70,9 +78,11 @@ for turn in history:
 
 placeholder = "Ask about this problem, or press Enter" if problem else "Ask about customer-centric leadership…"
 question = st.chat_input(placeholder, key="chat_question", max_chars=4000)
-EXAMPLES = ["How do customer-centric leaders pre-empt problems for all customers?",
-            "Why should we report customer experience in money rather than scores?",
-            "How do we get employees to care about customers they never meet?"]
+EXAMPLES = [
+    "How do customer-centric leaders pre-empt problems for all customers?",
+    "Why should we report customer experience in money rather than scores?",
+    "How do we get employees to care about customers they never meet?",
+]
 if not history and question is None and problem is None:
     st.markdown("**Try asking:**")
     for number, example in enumerate(EXAMPLES):
@@ -95,7 +105,8 @@ if question is not None:
             notice = str(error)
             streamed = assistant.retrieval_only_answer(prepared)
             st.markdown(safe(streamed))
-        answer = assistant.finish(prepared, streamed if isinstance(streamed, str) else "".join(map(str, streamed)),
-                                  notice=notice)
+        answer = assistant.finish(
+            prepared, streamed if isinstance(streamed, str) else "".join(map(str, streamed)), notice=notice
+        )
         render_answer(answer)
     history.append({"question": text, "answer": answer})

@@ -28,28 +28,56 @@ with st.container(border=True):
     needs_review = c6.checkbox("Needs review only", key="f_review")
     sort = c7.selectbox("Sort by", ["priority", "value_at_risk", "newest", "oldest", "confidence"], key="f_sort")
 
-flt = ItemFilter(kinds=kinds, statuses=statuses, quarters=quarters, owners=owners,
-                 needs_review=True if needs_review else None, text=search.strip())
+flt = ItemFilter(
+    kinds=kinds,
+    statuses=statuses,
+    quarters=quarters,
+    owners=owners,
+    needs_review=True if needs_review else None,
+    text=search.strip(),
+)
 total = service.list_items(flt, limit=1).total
 pages = max(1, math.ceil(total / PAGE_SIZE))
 page_number = st.number_input(f"Page (of {pages:,})", min_value=1, max_value=pages, value=1, key="f_page")
 page = service.list_items(flt, sort=sort, limit=PAGE_SIZE, offset=(page_number - 1) * PAGE_SIZE, with_total=False)
 st.caption(f"{total:,} item(s) match")
 
-frame = pd.DataFrame([{
-    "id": i.id, "title": i.title, "kind": i.kind, "status": STATUS_LABELS[i.status], "quarter": i.quarter,
-    "owner": i.owner or "", "value at risk": i.value_at_risk, "customers": i.customers_affected,
-    "priority": i.priority, "confidence": i.confidence, "review": "🔎" if i.needs_review else "",
-    "reports": i.report_count} for i in page.items])
-st.dataframe(frame, hide_index=True, width="stretch", height=min(38 + 35 * max(len(frame), 1), 560), column_config={
-    "value at risk": st.column_config.NumberColumn(format="%.0f"),
-    "confidence": st.column_config.ProgressColumn(min_value=0.0, max_value=1.0, format="%.2f"),
-    "priority": st.column_config.NumberColumn(format="%.1f"),
-})
+frame = pd.DataFrame(
+    [
+        {
+            "id": i.id,
+            "title": i.title,
+            "kind": i.kind,
+            "status": STATUS_LABELS[i.status],
+            "quarter": i.quarter,
+            "owner": i.owner or "",
+            "value at risk": i.value_at_risk,
+            "customers": i.customers_affected,
+            "priority": i.priority,
+            "confidence": i.confidence,
+            "review": "🔎" if i.needs_review else "",
+            "reports": i.report_count,
+        }
+        for i in page.items
+    ]
+)
+st.dataframe(
+    frame,
+    hide_index=True,
+    width="stretch",
+    height=min(38 + 35 * max(len(frame), 1), 560),
+    column_config={
+        "value at risk": st.column_config.NumberColumn(format="%.0f"),
+        "confidence": st.column_config.ProgressColumn(min_value=0.0, max_value=1.0, format="%.2f"),
+        "priority": st.column_config.NumberColumn(format="%.1f"),
+    },
+)
 
 if not page.items:
-    st.info("No items match. Log a problem, import a file with `backlog import`, or load demo data with "
-            "`backlog seed-demo`.")
+    st.info(
+        "No items match. Log a problem, import a file with `backlog import`, or load demo data with "
+        "`backlog seed-demo`."
+    )
     st.stop()
 
 st.divider()
@@ -62,17 +90,24 @@ item = detail.item
 left, right = st.columns([3, 2])
 with left:
     st.subheader(f"#{item.id} {safe(item.title)}")
-    decided = f"decided by {safe(item.kind_decided_by_name or item.kind_decided_by)}" if \
-        item.kind_decided_by == "person" else f"classifier, {percent(item.confidence)} sure"
-    st.markdown(f"**{item.kind}** ({decided}) · **{STATUS_LABELS[item.status]}** · {item.quarter} · "
-                f"value at risk **{item.value_at_risk:,.0f} {item.currency}** · version {item.version}")
+    decided = (
+        f"decided by {safe(item.kind_decided_by_name or item.kind_decided_by)}"
+        if item.kind_decided_by == "person"
+        else f"classifier, {percent(item.confidence)} sure"
+    )
+    st.markdown(
+        f"**{item.kind}** ({decided}) · **{STATUS_LABELS[item.status]}** · {item.quarter} · "
+        f"value at risk **{item.value_at_risk:,.0f} {item.currency}** · version {item.version}"
+    )
     if item.needs_review:
         st.warning("Needs review: decide the kind.", icon="🔎")
     st.markdown(f"**Why:** {safe(detail.rationale)}")
     for problem in detail.problems:
         with st.container(border=True):
-            st.markdown(f"**Report #{problem.id}** by {safe(problem.reporter)} · {problem.created_at:%Y-%m-%d}  \n"
-                        f"{safe(problem.description)}")
+            st.markdown(
+                f"**Report #{problem.id}** by {safe(problem.reporter)} · {problem.created_at:%Y-%m-%d}  \n"
+                f"{safe(problem.description)}"
+            )
             if problem.customer_story:
                 st.markdown(f"*{safe(problem.customer_story)}*")
             if problem.root_cause:
@@ -84,21 +119,39 @@ with left:
 with right:
     with st.form(f"edit_item_{item.id}"):
         allowed = [item.status, *sorted(s.value for s in TRANSITIONS[Status(item.status)])]
-        new_status = st.selectbox("Status", allowed, format_func=STATUS_LABELS.get, key=f"edit_status_{item.id}_{item.version}")
-        owner = st.text_input("Owner", value=item.owner or "", key=f"edit_owner_{item.id}_{item.version}", max_chars=200)
-        quarter = st.text_input("Quarter", value=item.quarter, key=f"edit_quarter_{item.id}_{item.version}", max_chars=7)
+        new_status = st.selectbox(
+            "Status", allowed, format_func=STATUS_LABELS.get, key=f"edit_status_{item.id}_{item.version}"
+        )
+        owner = st.text_input(
+            "Owner", value=item.owner or "", key=f"edit_owner_{item.id}_{item.version}", max_chars=200
+        )
+        quarter = st.text_input(
+            "Quarter", value=item.quarter, key=f"edit_quarter_{item.id}_{item.version}", max_chars=7
+        )
         c1, c2 = st.columns(2)
         effort = c1.slider("Effort", 1, 5, item.effort, key=f"edit_effort_{item.id}_{item.version}")
         impact = c2.slider("Impact", 1, 5, item.impact, key=f"edit_impact_{item.id}_{item.version}")
         target = st.text_area("Measurable target", value=detail.target, key=f"edit_target_{item.id}_{item.version}")
-        outcome = st.text_area("Outcome (required to mark done)", value=detail.outcome, key=f"edit_outcome_{item.id}_{item.version}")
-        kind = st.selectbox("Kind", [k.value for k in Kind], index=[k.value for k in Kind].index(item.kind),
-                            key=f"edit_kind_{item.id}_{item.version}")
+        outcome = st.text_area(
+            "Outcome (required to mark done)", value=detail.outcome, key=f"edit_outcome_{item.id}_{item.version}"
+        )
+        kind = st.selectbox(
+            "Kind",
+            [k.value for k in Kind],
+            index=[k.value for k in Kind].index(item.kind),
+            key=f"edit_kind_{item.id}_{item.version}",
+        )
         if st.form_submit_button("Save", type="primary"):
             try:
                 version = item.version
-                changes = {"owner": owner, "quarter": quarter, "effort": effort, "impact": impact, "target": target,
-                           "outcome": outcome}
+                changes = {
+                    "owner": owner,
+                    "quarter": quarter,
+                    "effort": effort,
+                    "impact": impact,
+                    "target": target,
+                    "outcome": outcome,
+                }
                 saved = service.edit_item(item.id, changes, actor=actor(), expected_version=version)
                 if new_status != item.status:
                     saved = service.change_status(item.id, new_status, actor=actor(), expected_version=saved.version)
@@ -115,8 +168,9 @@ with right:
                 st.error(safe(error))
 
     with st.expander("Merge duplicates into this item"):
-        others = st.multiselect("Items to merge in (ids)", [i for i in ids if i != item.id], key="merge_sources",
-                                format_func=labels.get)
+        others = st.multiselect(
+            "Items to merge in (ids)", [i for i in ids if i != item.id], key="merge_sources", format_func=labels.get
+        )
         if st.button("Merge", key="merge_go", disabled=not others):
             try:
                 merged = backend().backlog().merge(item.id, others, actor=actor())
@@ -126,9 +180,22 @@ with right:
                 st.error(safe(error))
 
     with st.expander("History"):
-        st.dataframe(pd.DataFrame([{"when": c.changed_at.strftime("%Y-%m-%d %H:%M"), "who": c.changed_by,
-                                    "what": c.field, "from": c.old_value, "to": c.new_value}
-                                   for c in reversed(detail.history)]), hide_index=True, width="stretch")
+        st.dataframe(
+            pd.DataFrame(
+                [
+                    {
+                        "when": c.changed_at.strftime("%Y-%m-%d %H:%M"),
+                        "who": c.changed_by,
+                        "what": c.field,
+                        "from": c.old_value,
+                        "to": c.new_value,
+                    }
+                    for c in reversed(detail.history)
+                ]
+            ),
+            hide_index=True,
+            width="stretch",
+        )
 
 with st.expander("Bulk actions on this page"):
     chosen = st.multiselect("Items", ids, format_func=labels.get, key="bulk_ids")
@@ -138,9 +205,13 @@ with st.expander("Bulk actions on this page"):
     bulk_quarter = c3.text_input("Set quarter", key="bulk_quarter")
     if st.button("Apply to selected", key="bulk_go", disabled=not chosen):
         try:
-            count = service.bulk_change(chosen, actor=actor(),
-                                        status=None if bulk_status == "(keep)" else bulk_status,
-                                        owner=bulk_owner or None, quarter=bulk_quarter or None)
+            count = service.bulk_change(
+                chosen,
+                actor=actor(),
+                status=None if bulk_status == "(keep)" else bulk_status,
+                owner=bulk_owner or None,
+                quarter=bulk_quarter or None,
+            )
             st.success(f"Updated {count} item(s).")
         except DomainError as error:
             st.error(f"Nothing was changed: {safe(error)}")

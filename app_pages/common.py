@@ -11,8 +11,14 @@ from improvement.wiring import Backend, make_backend
 
 KIND_ICONS = {"kaizen": "🔧", "kaikaku": "🏗️", "kakushin": "💡"}
 KIND_COLORS = {"kaizen": "#2E86AB", "kaikaku": "#E07A5F", "kakushin": "#81B29A"}
-STATUS_LABELS = {"new": "New", "triaged": "Triaged", "planned": "Planned", "in_progress": "In progress",
-                 "done": "Done", "dropped": "Dropped"}
+STATUS_LABELS = {
+    "new": "New",
+    "triaged": "Triaged",
+    "planned": "Planned",
+    "in_progress": "In progress",
+    "done": "Done",
+    "dropped": "Dropped",
+}
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$])")
 
 

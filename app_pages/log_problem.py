@@ -8,34 +8,61 @@ from improvement.domain import DomainError, Kind
 from improvement.validation import ValidationFailed
 
 st.title("📝 Log a customer problem")
-st.caption("Say what the customer experienced. The classifier tells you what kind of improvement it calls for, "
-           "why, and how sure it is; you can always decide otherwise.")
+st.caption(
+    "Say what the customer experienced. The classifier tells you what kind of improvement it calls for, "
+    "why, and how sure it is; you can always decide otherwise."
+)
 
 with st.form("log_problem", clear_on_submit=False, border=True):
     title = st.text_input("Title", key="log_title", max_chars=200, placeholder="Short summary (optional)")
-    description = st.text_area("What happened? *", key="log_description", height=120, max_chars=20_000,
-                               placeholder="e.g. Customers aren't told when their delivery slot moves to the next day")
+    description = st.text_area(
+        "What happened? *",
+        key="log_description",
+        height=120,
+        max_chars=20_000,
+        placeholder="e.g. Customers aren't told when their delivery slot moves to the next day",
+    )
     with st.expander("More detail: customer story, touchpoint, money at risk, evidence, root cause"):
-        story = st.text_area("Customer story", key="log_story", placeholder="Six-year-old Suzie didn't get her "
-                             "birthday gift on time…", help="The human version of the data.")
+        story = st.text_area(
+            "Customer story",
+            key="log_story",
+            placeholder="Six-year-old Suzie didn't get her birthday gift on time…",
+            help="The human version of the data.",
+        )
         c1, c2, c3 = st.columns(3)
         touchpoint = c1.text_input("Touchpoint / channel", key="log_touchpoint")
         segment = c2.text_input("Customer segment", key="log_segment")
         industry = c3.text_input("Industry / line of business", key="log_industry")
         c4, c5, c6 = st.columns(3)
-        customers = c4.number_input("Customers affected", key="log_customers", min_value=0, max_value=1_000_000_000,
-                                    step=1, value=0)
+        customers = c4.number_input(
+            "Customers affected", key="log_customers", min_value=0, max_value=1_000_000_000, step=1, value=0
+        )
         value = c5.number_input("Value at risk", key="log_value", min_value=0.0, max_value=1e13, step=100.0, value=0.0)
         currency = c6.text_input("Currency", key="log_currency", value="EUR", max_chars=3)
-        evidence = st.radio("Evidence", ["unknown", "verified", "assumption"], key="log_evidence", horizontal=True,
-                            help="Is the statement a verified fact, or an assumption still to check with customers?")
+        evidence = st.radio(
+            "Evidence",
+            ["unknown", "verified", "assumption"],
+            key="log_evidence",
+            horizontal=True,
+            help="Is the statement a verified fact, or an assumption still to check with customers?",
+        )
         root_cause = st.text_area("Root cause (the reason behind the reason)", key="log_root_cause")
     submitted = st.form_submit_button("Log and classify", type="primary")
 
 if submitted:
-    raw = {"title": title, "description": description, "customer_story": story, "touchpoint": touchpoint,
-           "segment": segment, "industry": industry, "customers_affected": customers, "value_at_risk": value,
-           "currency": currency, "evidence": evidence, "root_cause": root_cause}
+    raw = {
+        "title": title,
+        "description": description,
+        "customer_story": story,
+        "touchpoint": touchpoint,
+        "segment": segment,
+        "industry": industry,
+        "customers_affected": customers,
+        "value_at_risk": value,
+        "currency": currency,
+        "evidence": evidence,
+        "root_cause": root_cause,
+    }
     try:
         with st.spinner("Classifying and looking for similar problems…"):
             warm_models()
@@ -60,8 +87,9 @@ if result is not None:
         st.caption(f"Saved as backlog item #{result.improvement_id} (problem #{result.problem_id}).")
         with st.form("override_kind"):
             kinds = [k.value for k in Kind]
-            chosen = st.selectbox("Decide the kind yourself", kinds, index=kinds.index(result.kind),
-                                  key="override_kind_choice")
+            chosen = st.selectbox(
+                "Decide the kind yourself", kinds, index=kinds.index(result.kind), key="override_kind_choice"
+            )
             if st.form_submit_button("Save my decision"):
                 try:
                     backend().backlog(with_models=False).override_kind(result.improvement_id, chosen, actor=actor())
@@ -71,9 +99,11 @@ if result is not None:
     with right:
         suggestions = result.suggestions
         st.markdown("#### Suggested next steps")
-        for label, text in (("Proposed fix", suggestions.proposed_fix),
-                            ("Proactive action", suggestions.proactive_action),
-                            ("Cross-industry idea", suggestions.cross_industry_idea)):
+        for label, text in (
+            ("Proposed fix", suggestions.proposed_fix),
+            ("Proactive action", suggestions.proactive_action),
+            ("Cross-industry idea", suggestions.cross_industry_idea),
+        ):
             if text:
                 with st.container(border=True):
                     st.markdown(f"**{label}**  \n{safe(text)}")
@@ -85,7 +115,8 @@ if result is not None:
         cols[0].markdown(f"#{similar.improvement_id}: {safe(similar.title)}")
         cols[1].caption(f"{similar.similarity:.0%} alike")
         if similar.improvement_id != result.improvement_id and cols[2].button(
-                "Merge into it", key=f"merge_{similar.improvement_id}"):
+            "Merge into it", key=f"merge_{similar.improvement_id}"
+        ):
             try:
                 backend().backlog().merge(similar.improvement_id, [result.improvement_id], actor=actor())
                 st.success(f"Merged into item #{similar.improvement_id}; every report is kept.")

@@ -36,8 +36,14 @@ class Citation:
     author: str = ""
 
     def as_json(self) -> dict[str, Any]:
-        return {"number": self.number, "source": self.source, "title": self.title, "text": self.text,
-                "url": self.url, "author": self.author}
+        return {
+            "number": self.number,
+            "source": self.source,
+            "title": self.title,
+            "text": self.text,
+            "url": self.url,
+            "author": self.author,
+        }
 
 
 @dataclass
@@ -52,9 +58,16 @@ class Answer:
     problem_id: int | None = None
 
     def as_json(self) -> dict[str, Any]:
-        return {"answer": self.answer, "citations": [c.as_json() for c in self.citations],
-                "proactive_fixes": self.proactive_fixes, "cross_industry_ideas": self.cross_industry_ideas,
-                "model": self.model, "covered": self.covered, "notice": self.notice, "problem_id": self.problem_id}
+        return {
+            "answer": self.answer,
+            "citations": [c.as_json() for c in self.citations],
+            "proactive_fixes": self.proactive_fixes,
+            "cross_industry_ideas": self.cross_industry_ideas,
+            "model": self.model,
+            "covered": self.covered,
+            "notice": self.notice,
+            "problem_id": self.problem_id,
+        }
 
 
 @dataclass
@@ -92,20 +105,39 @@ def _first_sentences(text: str, limit: int = 260) -> str:
 
 
 class Assistant:
-    def __init__(self, knowledge: KnowledgeBase, playbook: Playbook, *, llm_spec: str, chat_model: Any = None,
-                 timeout: float = 60.0) -> None:
+    def __init__(
+        self,
+        knowledge: KnowledgeBase,
+        playbook: Playbook,
+        *,
+        llm_spec: str,
+        chat_model: Any = None,
+        timeout: float = 60.0,
+    ) -> None:
         self._knowledge = knowledge
         self._playbook = playbook
         self._llm_spec = llm_spec
         self._chat_model = chat_model
         self._timeout = timeout
-        self.model_name = model_label(llm_spec) if chat_model is None else getattr(chat_model, "model_name", None) \
-            or getattr(chat_model, "model", None) or type(chat_model).__name__
+        # The bundled 135M model reads ~1,000 tokens of prompt in ~3 s on 2 cores and gains nothing from long
+        # passages; it gets the opening of each passage. Capable models get the passages whole.
+        self._source_chars = 450 if llm_spec.split(":", 1)[0] == "local" else 4000
+        self.model_name = (
+            model_label(llm_spec)
+            if chat_model is None
+            else getattr(chat_model, "model_name", None)
+            or getattr(chat_model, "model", None)
+            or type(chat_model).__name__
+        )
 
     @classmethod
     def from_backend(cls, backend: Any) -> Assistant:
-        return cls(backend.knowledge, backend.playbook, llm_spec=backend.settings.llm,
-                   timeout=backend.settings.llm_timeout_seconds)
+        return cls(
+            backend.knowledge,
+            backend.playbook,
+            llm_spec=backend.settings.llm,
+            timeout=backend.settings.llm_timeout_seconds,
+        )
 
     def _model(self) -> Any:
         if self._chat_model is None and self._llm_spec.split(":", 1)[0] != "none":
@@ -124,13 +156,27 @@ class Assistant:
         focus = about or question
         fixes = [f.as_json(score) for f, score in self._playbook.proactive_fixes(focus, None, k=3)]
         ideas = [i.as_json(score) for i, score in self._playbook.ideas_for(focus, k=3)]
-        sources = "\n\n".join(prompts.SOURCE_TEMPLATE.format(number=c.number, title=_escape(c.title),
-                                                             text=_escape(c.text)) for c in citations)
+        sources = "\n\n".join(
+            prompts.SOURCE_TEMPLATE.format(
+                number=c.number, title=_escape(c.title), text=_escape(_first_sentences(c.text, self._source_chars))
+            )
+            for c in citations
+        )
         human = prompts.ANSWER_HUMAN.format(
-            sources=sources or "(none)", question=_escape(question),
-            problem=prompts.PROBLEM_TEMPLATE.format(text=_escape(about)) if about else "")
-        return Prepared(question, problem, hits, citations, fixes, ideas, covered,
-                        [("system", prompts.ANSWER_SYSTEM), ("human", human)])
+            sources=sources or "(none)",
+            question=_escape(question),
+            problem=prompts.PROBLEM_TEMPLATE.format(text=_escape(about)) if about else "",
+        )
+        return Prepared(
+            question,
+            problem,
+            hits,
+            citations,
+            fixes,
+            ideas,
+            covered,
+            [("system", prompts.ANSWER_SYSTEM), ("human", human)],
+        )
 
     def retrieval_only_answer(self, prepared: Prepared) -> str:
         if not prepared.covered:
@@ -152,8 +198,10 @@ class Assistant:
         except ModelUnavailable:
             raise
         except Exception as error:  # any provider failure: connection, timeout, bad model name
-            raise ModelUnavailable(f"{self.model_name} is unavailable ({type(error).__name__}: "
-                                   f"{str(error).splitlines()[0] if str(error) else 'no detail'})") from error
+            raise ModelUnavailable(
+                f"{self.model_name} is unavailable ({type(error).__name__}: "
+                f"{str(error).splitlines()[0] if str(error) else 'no detail'})"
+            ) from error
 
     def finish(self, prepared: Prepared, text: str, notice: str = "") -> Answer:
         text = text.strip()
@@ -163,12 +211,19 @@ class Assistant:
         if not prepared.covered and NOT_COVERED not in text:
             text = f"{NOT_COVERED} {text}".strip() if not notice else text
         # Only numbers that exist may be cited: drop any the model made up.
-        text = re.sub(r"\[(\d+)\]", lambda m: m.group(0) if 1 <= int(m.group(1)) <= len(prepared.citations) else "",
-                      text)
-        return Answer(answer=text or self.retrieval_only_answer(prepared), citations=prepared.citations,
-                      proactive_fixes=prepared.fixes, cross_industry_ideas=prepared.ideas, model=model,
-                      covered=prepared.covered, notice=notice,
-                      problem_id=prepared.problem.id if prepared.problem else None)
+        text = re.sub(
+            r"\[(\d+)\]", lambda m: m.group(0) if 1 <= int(m.group(1)) <= len(prepared.citations) else "", text
+        )
+        return Answer(
+            answer=text or self.retrieval_only_answer(prepared),
+            citations=prepared.citations,
+            proactive_fixes=prepared.fixes,
+            cross_industry_ideas=prepared.ideas,
+            model=model,
+            covered=prepared.covered,
+            notice=notice,
+            problem_id=prepared.problem.id if prepared.problem else None,
+        )
 
     def ask(self, question: str, problem: ProblemView | None = None) -> Answer:
         prepared = self.prepare(question, problem)

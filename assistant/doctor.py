@@ -25,8 +25,12 @@ def _knowledge_sources(collection: Any) -> dict[str, int]:
 def check(backend: Any, *, repair: bool = False) -> dict[str, Any]:
     store = backend.vector_store
     with backend.sessions() as session:
-        problems = {pid: (iid, title, desc) for pid, iid, title, desc in
-                    session.execute(select(Problem.id, Problem.improvement_id, Problem.title, Problem.description))}
+        problems = {
+            pid: (iid, title, desc)
+            for pid, iid, title, desc in session.execute(
+                select(Problem.id, Problem.improvement_id, Problem.title, Problem.description)
+            )
+        }
         documents = {d.source: d.chunk_count for d in session.scalars(select(Document))}
     indexed = store.problems.ids()
     missing_problems = sorted(set(problems) - indexed)
@@ -35,24 +39,32 @@ def check(backend: Any, *, repair: bool = False) -> dict[str, Any]:
     orphan_chunks = sorted(s for s in chunks if s not in documents)
     documents_without_chunks = sorted(s for s, n in documents.items() if chunks.get(s, 0) != n)
     report: dict[str, Any] = {
-        "problems_in_sql": len(problems), "problems_indexed": len(indexed),
-        "problems_missing_from_index": len(missing_problems), "index_entries_without_problem": len(orphan_problems),
-        "documents_in_sql": len(documents), "chunk_sources_in_store": len(chunks),
-        "chunks_without_document": orphan_chunks, "documents_with_wrong_chunk_count": documents_without_chunks,
+        "problems_in_sql": len(problems),
+        "problems_indexed": len(indexed),
+        "problems_missing_from_index": len(missing_problems),
+        "index_entries_without_problem": len(orphan_problems),
+        "documents_in_sql": len(documents),
+        "chunk_sources_in_store": len(chunks),
+        "chunks_without_document": orphan_chunks,
+        "documents_with_wrong_chunk_count": documents_without_chunks,
     }
     report["ok"] = not (missing_problems or orphan_problems or orphan_chunks or documents_without_chunks)
     if repair and not report["ok"]:
         for start in range(0, len(missing_problems), 256):
-            batch = missing_problems[start:start + 256]
-            store.problems.upsert([(pid, problems[pid][0], problems[pid][1],
-                                    f"{problems[pid][1]}. {problems[pid][2]}") for pid in batch])
+            batch = missing_problems[start : start + 256]
+            store.problems.upsert(
+                [(pid, problems[pid][0], problems[pid][1], f"{problems[pid][1]}. {problems[pid][2]}") for pid in batch]
+            )
         store.problems.delete(orphan_problems)
         for source in orphan_chunks:
             store.knowledge.delete(where={"source": source})
         for source in documents_without_chunks:
             # The file is not kept, so the half-written document is removed; re-ingest it to restore it.
             backend.knowledge.remove(source)
-        report["repaired"] = {"problems_indexed": len(missing_problems), "index_entries_removed": len(orphan_problems),
-                              "orphan_chunk_sources_removed": len(orphan_chunks),
-                              "incomplete_documents_removed": documents_without_chunks}
+        report["repaired"] = {
+            "problems_indexed": len(missing_problems),
+            "index_entries_removed": len(orphan_problems),
+            "orphan_chunk_sources_removed": len(orphan_chunks),
+            "incomplete_documents_removed": documents_without_chunks,
+        }
     return report

@@ -33,8 +33,9 @@ class ParsedDocument:
 
 # Lines that are page furniture, not content: share buttons, comment forms, image credits.
 _NOISE_LINE = re.compile(
-    r"^\s*(share on \w+|share this|tweet|like|reply|leave a reply\.?\s*\|?|\d+ comments?|please enter your (comment|name)"
-    r".*|your email address.*|image:.*|read more|subscribe.*|sign up.*|cookie.*|accept( all)? cookies.*|"
+    r"^\s*(share on \w+|share this|tweet|like|reply|leave a reply\.?\s*\|?|\d+ comments?|"
+    r"please enter your (comment|name).*|your email address.*|image:.*|read more|subscribe.*|sign up.*|"
+    r"cookie.*|accept( all)? cookies.*|"
     r"archives|categories|all|\|)\s*$",
     re.IGNORECASE,
 )
@@ -50,8 +51,9 @@ _AUTHOR = [
     re.compile(r"^\s*author:?\s*([A-Z][\w.'-]+(?:\s+[A-Z][\w.'-]+){0,3})", re.IGNORECASE),
     re.compile(r"\(c\)\s*\d{4}\s*-\s*([A-Z][\w.'-]+(?:\s+[A-Z][\w.'-]+){0,3})", re.IGNORECASE),
 ]
-_URL = re.compile(r"(?:first appeared on|original(?:ly)? (?:published|posted) (?:at|on)):?\s*(https?://\S+)",
-                  re.IGNORECASE)
+_URL = re.compile(
+    r"(?:first appeared on|original(?:ly)? (?:published|posted) (?:at|on)):?\s*(https?://\S+)", re.IGNORECASE
+)
 _FRONT_MATTER = re.compile(r"\A---\n(.*?)\n---\n", re.DOTALL)
 
 
@@ -81,7 +83,7 @@ def _front_matter(text: str) -> tuple[dict[str, str], str]:
             if len(value) >= 2 and value[0] == value[-1] == '"':
                 value = value[1:-1]
             meta[key.strip().lower()] = value
-    return meta, text[match.end():]
+    return meta, text[match.end() :]
 
 
 def clean_article_text(text: str) -> tuple[str, str, str]:
@@ -140,8 +142,9 @@ def parse_bytes(data: bytes, name: str) -> ParsedDocument:
     text = text.strip()
     if len(text) < 20:
         raise IngestError(f"{name}: no readable text found")
-    return ParsedDocument(source=name, title=title.strip()[:500], author=author.strip()[:500], url=url[:1000],
-                          text=text, sha256=digest)
+    return ParsedDocument(
+        source=name, title=title.strip()[:500], author=author.strip()[:500], url=url[:1000], text=text, sha256=digest
+    )
 
 
 def _read_pdf(data: bytes, name: str) -> tuple[str, str, str]:
@@ -189,8 +192,7 @@ def read_file(path: Path) -> ParsedDocument:
     except OSError as error:
         raise IngestError(f"{path}: cannot be read ({error.strerror})") from None
     parsed = parse_bytes(data, path.name)
-    return ParsedDocument(path.name, parsed.title, parsed.author, parsed.url,
-                          parsed.text, parsed.sha256)
+    return ParsedDocument(path.name, parsed.title, parsed.author, parsed.url, parsed.text, parsed.sha256)
 
 
 def expand_paths(paths: list[Path]) -> tuple[list[Path], list[dict[str, str]]]:
@@ -213,7 +215,9 @@ def split_text(text: str) -> list[str]:
     from langchain_text_splitters import RecursiveCharacterTextSplitter
 
     splitter = RecursiveCharacterTextSplitter(
-        chunk_size=CHUNK_SIZE, chunk_overlap=CHUNK_OVERLAP, keep_separator="end",
+        chunk_size=CHUNK_SIZE,
+        chunk_overlap=CHUNK_OVERLAP,
+        keep_separator="end",
         separators=["\n\n", "\n", ". ", "? ", "! ", "; ", ", ", " ", ""],
     )
     return [c.strip() for c in splitter.split_text(text) if c.strip()]

@@ -82,20 +82,33 @@ class KnowledgeBase:
             chunks += self.add_document(read_file(path), starter=True)
         return chunks
 
-    def add_document(self, doc: ParsedDocument, *, starter: bool = False,
-                     progress: Callable[[str], None] | None = None) -> int:
+    def add_document(
+        self, doc: ParsedDocument, *, starter: bool = False, progress: Callable[[str], None] | None = None
+    ) -> int:
         """Add or replace one document; re-ingesting the same source replaces its chunks."""
         chunks = split_text(doc.text)
         if not chunks:
             raise IngestError(f"{doc.source}: no text to index")
         collection = self._store.knowledge
         ids = [f"{doc.sha256[:16]}-{i:05d}" for i in range(len(chunks))]
-        metadatas = [{"source": doc.source, "title": doc.title, "author": doc.author, "url": doc.url,
-                      "sha256": doc.sha256, "position": i} for i in range(len(chunks))]
+        metadatas = [
+            {
+                "source": doc.source,
+                "title": doc.title,
+                "author": doc.author,
+                "url": doc.url,
+                "sha256": doc.sha256,
+                "position": i,
+            }
+            for i in range(len(chunks))
+        ]
         collection.delete(where={"source": doc.source})
         for start in range(0, len(chunks), 256):
-            collection.add(ids=ids[start:start + 256], documents=chunks[start:start + 256],
-                           metadatas=metadatas[start:start + 256])
+            collection.add(
+                ids=ids[start : start + 256],
+                documents=chunks[start : start + 256],
+                metadatas=metadatas[start : start + 256],
+            )
             if progress:
                 progress(f"{doc.source}: {min(start + 256, len(chunks))}/{len(chunks)} chunks")
         with self._sessions.begin() as session:
@@ -104,7 +117,12 @@ class KnowledgeBase:
                 row = Document(source=doc.source)
                 session.add(row)
             row.title, row.author, row.url, row.sha256 = doc.title, doc.author, doc.url, doc.sha256
-            row.chunk_count, row.characters, row.starter, row.ingested_at = len(chunks), len(doc.text), starter, utcnow()
+            row.chunk_count, row.characters, row.starter, row.ingested_at = (
+                len(chunks),
+                len(doc.text),
+                starter,
+                utcnow(),
+            )
         self._bm25 = None
         return len(chunks)
 
@@ -135,8 +153,10 @@ class KnowledgeBase:
     # Reading ------------------------------------------------------------------------------------
     def documents(self) -> list[DocumentInfo]:
         with self._sessions() as session:
-            return [DocumentInfo(d.source, d.title, d.author, d.url, d.chunk_count, d.characters, d.starter,
-                                 d.ingested_at) for d in repository.list_documents(session)]
+            return [
+                DocumentInfo(d.source, d.title, d.author, d.url, d.chunk_count, d.characters, d.starter, d.ingested_at)
+                for d in repository.list_documents(session)
+            ]
 
     def chunk_count(self) -> int:
         return int(self._store.knowledge.count())
@@ -190,14 +210,25 @@ class KnowledgeBase:
         if not best:
             return []
         got = self._store.knowledge.get(ids=[c for c, _ in best], include=["documents", "metadatas"])
-        by_id = {cid: (doc, meta) for cid, doc, meta in zip(got["ids"], got["documents"], got["metadatas"], strict=True)}
+        by_id = {
+            cid: (doc, meta) for cid, doc, meta in zip(got["ids"], got["documents"], got["metadatas"], strict=True)
+        }
         top = max(s for _, s in best)
         hits = []
         for chunk_id, score in best:
             if chunk_id not in by_id:
                 continue
             doc, meta = by_id[chunk_id]
-            hits.append(SearchHit(chunk_id, str(meta.get("source", "")), str(meta.get("title", "")),
-                                  str(meta.get("author", "")), str(meta.get("url", "")), doc,
-                                  float(np.round(score / top, 4)), round(similarity.get(chunk_id, 0.0), 4)))
+            hits.append(
+                SearchHit(
+                    chunk_id,
+                    str(meta.get("source", "")),
+                    str(meta.get("title", "")),
+                    str(meta.get("author", "")),
+                    str(meta.get("url", "")),
+                    doc,
+                    float(np.round(score / top, 4)),
+                    round(similarity.get(chunk_id, 0.0), 4),
+                )
+            )
         return hits

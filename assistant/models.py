@@ -32,9 +32,18 @@ def _local_model(max_tokens: int) -> Any:
         from langchain_community.chat_models import ChatLlamaCpp
     except ImportError as error:
         raise ModelUnavailable(f"llama-cpp-python is not installed ({error})") from None
-    return ChatLlamaCpp(model_path=str(local_model_path()), n_ctx=2048, n_batch=256, max_tokens=max_tokens,
-                        temperature=0.2, top_p=0.9, repeat_penalty=1.15, verbose=False,
-                        n_threads=max(1, min(4, os.cpu_count() or 1)), streaming=True)
+    return ChatLlamaCpp(
+        model_path=str(local_model_path()),
+        n_ctx=2048,
+        n_batch=256,
+        max_tokens=max_tokens,
+        temperature=0.2,
+        top_p=0.9,
+        repeat_penalty=1.15,
+        verbose=False,
+        n_threads=max(1, min(4, os.cpu_count() or 1)),
+        streaming=True,
+    )
 
 
 def load_chat_model(spec: str, *, timeout: float = 60.0, max_tokens: int = 220) -> Any:

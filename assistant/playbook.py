@@ -29,8 +29,13 @@ class ProactiveFix:
     action: str
 
     def as_json(self, score: float | None = None) -> dict[str, Any]:
-        data: dict[str, Any] = {"id": self.id, "title": self.title, "when": self.when, "action": self.action,
-                                "source": "playbook"}
+        data: dict[str, Any] = {
+            "id": self.id,
+            "title": self.title,
+            "when": self.when,
+            "action": self.action,
+            "source": "playbook",
+        }
         if score is not None:
             data["relevance"] = round(score, 3)
         return data
@@ -45,8 +50,14 @@ class CrossIndustryIdea:
     how_it_transfers: str
 
     def as_json(self, score: float | None = None) -> dict[str, Any]:
-        data: dict[str, Any] = {"id": self.id, "industry": self.industry, "problem_solved": self.problem_solved,
-                                "idea": self.idea, "how_it_transfers": self.how_it_transfers, "source": "playbook"}
+        data: dict[str, Any] = {
+            "id": self.id,
+            "industry": self.industry,
+            "problem_solved": self.problem_solved,
+            "idea": self.idea,
+            "how_it_transfers": self.how_it_transfers,
+            "source": "playbook",
+        }
         if score is not None:
             data["relevance"] = round(score, 3)
         return data
@@ -63,17 +74,20 @@ class Playbook:
     @classmethod
     def load(cls, path: Path = PLAYBOOK_PATH) -> Playbook:
         data = json.loads(path.read_text(encoding="utf-8"))
-        fixes = [ProactiveFix(f["id"], f["title"], tuple(f["kinds"]), f["when"], f["action"])
-                 for f in data["proactive_fixes"]]
-        ideas = [CrossIndustryIdea(i["id"], i["industry"], i["problem_solved"], i["idea"], i["how_it_transfers"])
-                 for i in data["cross_industry_ideas"]]
+        fixes = [
+            ProactiveFix(f["id"], f["title"], tuple(f["kinds"]), f["when"], f["action"])
+            for f in data["proactive_fixes"]
+        ]
+        ideas = [
+            CrossIndustryIdea(i["id"], i["industry"], i["problem_solved"], i["idea"], i["how_it_transfers"])
+            for i in data["cross_industry_ideas"]
+        ]
         return cls(fixes, ideas)
 
     def proactive_fixes(self, text: str, kind: Kind | None = None, k: int = 3) -> list[tuple[ProactiveFix, float]]:
         scores = self._fix_vectors @ get_embedder().embed_one(text)
         order = np.argsort(-scores)
-        chosen = [(self.fixes[i], float(scores[i])) for i in order
-                  if kind is None or kind.value in self.fixes[i].kinds]
+        chosen = [(self.fixes[i], float(scores[i])) for i in order if kind is None or kind.value in self.fixes[i].kinds]
         return chosen[:k]
 
     def ideas_for(self, text: str, k: int = 3) -> list[tuple[CrossIndustryIdea, float]]:
@@ -83,8 +97,14 @@ class Playbook:
     def suggest(self, text: str, kind: Kind) -> Suggestions:
         fixes = self.proactive_fixes(text, kind, k=2)
         ideas = self.ideas_for(text, k=1)
-        call_first = next((f for f, _ in self.proactive_fixes(text, None, k=len(self.fixes))
-                           if f.id in ("fix-call-before", "fix-predict-prevent", "fix-notify")), None)
+        call_first = next(
+            (
+                f
+                for f, _ in self.proactive_fixes(text, None, k=len(self.fixes))
+                if f.id in ("fix-call-before", "fix-predict-prevent", "fix-notify")
+            ),
+            None,
+        )
         idea = ideas[0][0] if ideas else None
         return Suggestions(
             proposed_fix=f"{fixes[0][0].title}: {fixes[0][0].action}" if fixes else "",

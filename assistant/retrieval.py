@@ -18,9 +18,20 @@ class HybridRetriever(BaseRetriever):
     k: int = 4
 
     def _get_relevant_documents(self, query: str, *, run_manager: CallbackManagerForRetrieverRun) -> list[Document]:
-        return [Document(page_content=h.text, metadata={"source": h.source, "title": h.title, "url": h.url,
-                                                        "author": h.author, "score": h.score, "id": h.chunk_id})
-                for h in self.knowledge.search(query, k=self.k)]
+        return [
+            Document(
+                page_content=h.text,
+                metadata={
+                    "source": h.source,
+                    "title": h.title,
+                    "url": h.url,
+                    "author": h.author,
+                    "score": h.score,
+                    "id": h.chunk_id,
+                },
+            )
+            for h in self.knowledge.search(query, k=self.k)
+        ]
 
 
 def make_retriever(knowledge: KnowledgeBase, k: int = 4) -> HybridRetriever:

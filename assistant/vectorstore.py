@@ -103,7 +103,8 @@ class VectorStore:
         space = {"hnsw:space": "cosine"}
         self.knowledge = client.get_or_create_collection(KNOWLEDGE, embedding_function=embedding, metadata=space)
         self.problems = ProblemCollection(
-            client.get_or_create_collection(PROBLEMS, embedding_function=embedding, metadata=space))
+            client.get_or_create_collection(PROBLEMS, embedding_function=embedding, metadata=space)
+        )
 
     @classmethod
     def from_settings(cls, settings: Settings) -> VectorStore:

@@ -12,91 +12,157 @@ def _ratio(rows: list[dict[str, Any]], key: str) -> str:
 
 
 def _backlog_table(rows: list[dict[str, Any]], title: str) -> list[str]:
-    lines = [f"### {title}", "", "| items | seed-demo (s) | list page p50 / p95 (ms) | filtered page | text search | "
-             "review p50 / p95 | raw GROUP BY anchor | review / anchor | `backlog list` process (ms) |",
-             "|---|---|---|---|---|---|---|---|---|"]
+    lines = [
+        f"### {title}",
+        "",
+        "| items | seed-demo (s) | list page p50 / p95 (ms) | filtered page | text search | "
+        "review p50 / p95 | raw GROUP BY anchor | review / anchor | `backlog list` process (ms) |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
     for r in rows:
         anchor = r["anchor_raw_group_by"]["median_ms"]
         lines.append(
-            f"| {r['items']:,} | {r['seed_demo_seconds']} | {r['list_page']['median_ms']} / {r['list_page']['p95_ms']} | "
+            f"| {r['items']:,} | {r['seed_demo_seconds']} | "
+            f"{r['list_page']['median_ms']} / {r['list_page']['p95_ms']} | "
             f"{r['filtered_page']['median_ms']} | {r['search_page']['median_ms']} | {r['review']['median_ms']} / "
-            f"{r['review']['p95_ms']} | {anchor} | {r['review']['median_ms'] / anchor:.1f}x | {r['cli_list_process_ms']} |")
-    lines += ["", f"Largest size against smallest: list page {_ratio(rows, 'list_page')}, filtered page "
-              f"{_ratio(rows, 'filtered_page')}, review {_ratio(rows, 'review')}.", ""]
+            f"{r['review']['p95_ms']} | {anchor} | {r['review']['median_ms'] / anchor:.1f}x | "
+            f"{r['cli_list_process_ms']} |"
+        )
+    lines += [
+        "",
+        f"Largest size against smallest: list page {_ratio(rows, 'list_page')}, filtered page "
+        f"{_ratio(rows, 'filtered_page')}, review {_ratio(rows, 'review')}.",
+        "",
+    ]
     return lines
 
 
 def write_markdown(results: dict[str, Any], path: Path) -> None:
     m = results["machine"]
     c = results["classifier"]
-    lines = ["# Benchmarks", "",
-             "Produced by `python -m benchmarks.run` (the numbers below are from one run on the machine named; the raw "
-             "figures are in `benchmarks/results.json`). Medians and p95 over repeated runs after a warm-up. Each "
-             "figure stands beside a physical anchor so our overhead is visible.", "",
-             f"Machine: {m['cpus']} CPUs, {m['processor']}, {m['platform']}, Python {m['python']}. Versions: " +
-             ", ".join(f"{k} {v}" for k, v in results["versions"].items()) + ".", "",
-             "## Backlog (SQL)", ""]
+    lines = [
+        "# Benchmarks",
+        "",
+        "Produced by `python -m benchmarks.run` (the numbers below are from one run on the machine named; the raw "
+        "figures are in `benchmarks/results.json`). Medians and p95 over repeated runs after a warm-up. Each "
+        "figure stands beside a physical anchor so our overhead is visible.",
+        "",
+        f"Machine: {m['cpus']} CPUs, {m['processor']}, {m['platform']}, Python {m['python']}. Versions: "
+        + ", ".join(f"{k} {v}" for k, v in results["versions"].items())
+        + ".",
+        "",
+        "## Backlog (SQL)",
+        "",
+    ]
     lines += _backlog_table(results["backlog_sqlite"], "SQLite (embedded default)")
     if results.get("backlog_postgresql"):
         lines += _backlog_table(results["backlog_postgresql"], "PostgreSQL 15 (local server)")
-    lines += ["## Classification", "",
-              "| figure | value |", "|---|---|",
-              f"| raw embedding model (anchor) | {c['embedding_sentences_per_s']} sentences/s |",
-              f"| `classify` in batch | {c['classify_batch_per_s']} problems/s ({c['ratio_to_embedding_model']:.0%} of "
-              f"the model) |",
-              f"| one problem, warm | {c['classify_one_warm']['median_ms']} ms p50, {c['classify_one_warm']['p95_ms']} ms p95 |",
-              f"| log one problem (classify + similar problems + playbook + save), warm | "
-              f"{c['log_one_problem_warm']['median_ms']} ms p50, {c['log_one_problem_warm']['p95_ms']} ms p95 |", ""]
+    lines += [
+        "## Classification",
+        "",
+        "| figure | value |",
+        "|---|---|",
+        f"| raw embedding model (anchor) | {c['embedding_sentences_per_s']} sentences/s |",
+        f"| `classify` in batch | {c['classify_batch_per_s']} problems/s ({c['ratio_to_embedding_model']:.0%} of "
+        f"the model) |",
+        f"| one problem, warm | {c['classify_one_warm']['median_ms']} ms p50, "
+        f"{c['classify_one_warm']['p95_ms']} ms p95 |",
+        f"| log one problem (classify + similar problems + playbook + save), warm | "
+        f"{c['log_one_problem_warm']['median_ms']} ms p50, {c['log_one_problem_warm']['p95_ms']} ms p95 |",
+        "",
+    ]
     ev = results.get("classifier_evaluation")
     if ev:
         cv = ev["cross_validation"]
         cal = ev["calibration"]
-        lines += ["### Quality (held-out data only)", "",
-                  f"Labelled set: {ev['examples']} problems ({ev['examples_per_kind']}), {ev['industries']} industries. "
-                  f"5-fold stratified cross-validation repeated {cv['repeats']}x: **macro-F1 {cv['macro_f1_mean']}** "
-                  f"(worst repeat {cv['macro_f1_min']}).", "",
-                  "| kind | precision | recall | F1 |", "|---|---|---|---|"]
+        lines += [
+            "### Quality (held-out data only)",
+            "",
+            f"Labelled set: {ev['examples']} problems ({ev['examples_per_kind']}), {ev['industries']} industries. "
+            f"5-fold stratified cross-validation repeated {cv['repeats']}x: **macro-F1 {cv['macro_f1_mean']}** "
+            f"(worst repeat {cv['macro_f1_min']}).",
+            "",
+            "| kind | precision | recall | F1 |",
+            "|---|---|---|---|",
+        ]
         for kind, s in cv["first_run"]["per_kind"].items():
             lines.append(f"| {kind} | {s['precision']} | {s['recall']} | {s['f1']} |")
         cm = cv["first_run"]["confusion_matrix"]["rows_true_cols_predicted"]
-        lines += ["", "Confusion matrix (rows true, columns predicted: kaizen, kaikaku, kakushin): " +
-                  "; ".join(str(r) for r in cm) + ".", "",
-                  "Learners compared by the same cross-validation (macro-F1): " +
-                  ", ".join(f"{k} {v}" for k, v in ev["learners_compared_macro_f1"].items()) + ".", "",
-                  f"Calibration (temperature {cal['temperature']}, fit on one set of folds and scored on another): "
-                  f"expected calibration error **{cal['expected_calibration_error']}**.", "",
-                  "| confidence | n | mean confidence | accuracy |", "|---|---|---|---|"]
+        lines += [
+            "",
+            "Confusion matrix (rows true, columns predicted: kaizen, kaikaku, kakushin): "
+            + "; ".join(str(r) for r in cm)
+            + ".",
+            "",
+            "Learners compared by the same cross-validation (macro-F1): "
+            + ", ".join(f"{k} {v}" for k, v in ev["learners_compared_macro_f1"].items())
+            + ".",
+            "",
+            f"Calibration (temperature {cal['temperature']}, fit on one set of folds and scored on another): "
+            f"expected calibration error **{cal['expected_calibration_error']}**.",
+            "",
+            "| confidence | n | mean confidence | accuracy |",
+            "|---|---|---|---|",
+        ]
         lines += [f"| {b['bin']} | {b['n']} | {b['mean_confidence']} | {b['accuracy']} |" for b in cal["bins"]]
-        lines += ["", f"Needs-review threshold chosen on held-out predictions: **{cal['needs_review_threshold']}** "
-                  f"(held-out accuracy above it {cal['accuracy_above_threshold']}, {cal['share_flagged_for_review']:.0%} "
-                  "flagged).", ""]
+        lines += [
+            "",
+            f"Needs-review threshold chosen on held-out predictions: **{cal['needs_review_threshold']}** "
+            f"(held-out accuracy above it {cal['accuracy_above_threshold']}, {cal['share_flagged_for_review']:.0%} "
+            "flagged).",
+            "",
+        ]
         if "dev_set" in ev:
             d = ev["dev_set"]
-            lines += [f"Shared dev set (`shared/eval/classify_dev.jsonl`, {sum(s['support'] for s in d['per_kind'].values())}"
-                      f" problems, never used for fitting or choices): macro-F1 **{d['macro_f1']}**, accuracy "
-                      f"{d['accuracy']}, {d['flagged_for_review']} flagged for review.", ""]
-        lines += ["Caveat: the rubric cue patterns were written by the same people who wrote the labelled set, so the "
-                  "cues' share of the cross-validated score may be optimistic; the embeddings-only learner above shows "
-                  "the floor without them, and the dev set is the independent check.", ""]
-    lines += ["## Knowledge base", "", "| chunks | ingestion (chunks/s) | raw model on the same chunks (anchor) | ratio | "
-              "search p50 / p95 (ms) | raw Chroma query (anchor) |", "|---|---|---|---|---|---|"]
+            lines += [
+                f"Shared dev set (`shared/eval/classify_dev.jsonl`, {sum(s['support'] for s in d['per_kind'].values())}"
+                f" problems, never used for fitting or choices): macro-F1 **{d['macro_f1']}**, accuracy "
+                f"{d['accuracy']}, {d['flagged_for_review']} flagged for review.",
+                "",
+            ]
+        lines += [
+            "Caveat: the rubric cue patterns were written by the same people who wrote the labelled set, so the "
+            "cues' share of the cross-validated score may be optimistic; the embeddings-only learner above shows "
+            "the floor without them, and the dev set is the independent check.",
+            "",
+        ]
+    lines += [
+        "## Knowledge base",
+        "",
+        "| chunks | ingestion (chunks/s) | raw model on the same chunks (anchor) | ratio | "
+        "search p50 / p95 (ms) | raw Chroma query (anchor) |",
+        "|---|---|---|---|---|---|",
+    ]
     for k in results["knowledge"]:
-        lines.append(f"| {k['chunks']:,} | {k['ingest_chunks_per_s']} | {k['embedding_chunks_per_s_raw']} | "
-                     f"{k['ingest_ratio_to_embedding_model']:.0%} | {k['search']['median_ms']} / {k['search']['p95_ms']} | "
-                     f"{k['anchor_raw_chroma_query']['median_ms']} |")
+        lines.append(
+            f"| {k['chunks']:,} | {k['ingest_chunks_per_s']} | {k['embedding_chunks_per_s_raw']} | "
+            f"{k['ingest_ratio_to_embedding_model']:.0%} | {k['search']['median_ms']} / {k['search']['p95_ms']} | "
+            f"{k['anchor_raw_chroma_query']['median_ms']} |"
+        )
     rq = results["retrieval_quality"]
-    lines += ["", f"Retrieval quality with the four real articles ingested ({rq['chunks']} chunks), {rq['questions']} "
-              f"questions written by the project (`benchmarks/retrieval_eval.py`); a hit is {rq['hit_definition']}: "
-              f"**recall@3 {rq['recall_at_3']}**, **MRR {rq['mrr']}**.", ""]
+    lines += [
+        "",
+        f"Retrieval quality with the four real articles ingested ({rq['chunks']} chunks), {rq['questions']} "
+        f"questions written by the project (`benchmarks/retrieval_eval.py`); a hit is {rq['hit_definition']}: "
+        f"**recall@3 {rq['recall_at_3']}**, **MRR {rq['mrr']}**.",
+        "",
+    ]
     if results.get("ask_local"):
         a = results["ask_local"]
-        lines += ["## Assistant with the local model (SmolLM2-135M, llama.cpp, 2 cores)", "",
-                  f"First token {a['first_token_ms_median']} ms, full answer {a['full_answer_ms_median']} ms (medians, "
-                  f"in-process, warm); `backlog ask` as a whole process including model load: {a['cli_ask_process_ms']} ms.",
-                  ""]
+        lines += [
+            "## Assistant with the local model (SmolLM2-135M, llama.cpp, 2 cores)",
+            "",
+            f"First token {a['first_token_ms_median']} ms, full answer {a['full_answer_ms_median']} ms (medians, "
+            f"in-process, warm); `backlog ask` as a whole process including model load: {a['cli_ask_process_ms']} ms.",
+            "",
+        ]
     p = results["pages"]
-    lines += [f"## App pages with {p['items']:,} items (AppTest, median of 3 reruns)", "",
-              "| page | render (ms) |", "|---|---|"]
+    lines += [
+        f"## App pages with {p['items']:,} items (AppTest, median of 3 reruns)",
+        "",
+        "| page | render (ms) |",
+        "|---|---|",
+    ]
     lines += [f"| {name} | {ms} |" for name, ms in p["render_ms"].items() if name != "peak_rss_mb"]
     lines += ["", f"Peak memory of the app process (all pages, models loaded): {p['render_ms']['peak_rss_mb']} MB.", ""]
     lines += [(Path(__file__).parent / "scaling.md").read_text()]

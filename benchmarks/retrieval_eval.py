@@ -10,10 +10,10 @@ from pathlib import Path
 from typing import Any
 
 SEEDS = Path(__file__).resolve().parents[2] / "shared" / "seeds"
-THYS_3 = "000_679dc1a814373969.txt"   # Alain Thys: three leadership moves
-THYS_8 = "001_60033123f19082c5.txt"   # Alain Thys: eight questions
+THYS_3 = "000_679dc1a814373969.txt"  # Alain Thys: three leadership moves
+THYS_8 = "001_60033123f19082c5.txt"  # Alain Thys: eight questions
 JAISWAL = "002_c20e67beb73db993.txt"  # Vivek Jaiswal: three steps
-SOKOL = "003_39ff7f9bd8ef2f67.txt"    # Marc Sokol: raise the temperature
+SOKOL = "003_39ff7f9bd8ef2f67.txt"  # Marc Sokol: raise the temperature
 
 # (question, article that answers it, a phrase the answering passage contains)
 QUESTIONS: list[tuple[str, str, str]] = [
@@ -61,7 +61,12 @@ def evaluate_retrieval(k: int = 3) -> dict[str, Any]:
         else:
             misses.append({"question": question, "expected": expected, "rank": rank})
         reciprocal += 1.0 / rank if rank else 0.0
-    return {"questions": len(QUESTIONS), "documents": report.documents, "chunks": report.chunks,
-            "hit_definition": "a passage of the answering article containing the answer phrase",
-            f"recall_at_{k}": round(hits_at_k / len(QUESTIONS), 3), "mrr": round(reciprocal / len(QUESTIONS), 3),
-            "misses": misses}
+    return {
+        "questions": len(QUESTIONS),
+        "documents": report.documents,
+        "chunks": report.chunks,
+        "hit_definition": "a passage of the answering article containing the answer phrase",
+        f"recall_at_{k}": round(hits_at_k / len(QUESTIONS), 3),
+        "mrr": round(reciprocal / len(QUESTIONS), 3),
+        "misses": misses,
+    }

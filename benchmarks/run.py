@@ -37,8 +37,11 @@ def timed(func: Callable[[], Any], repeat: int) -> dict[str, float]:
         func()
         samples.append((time.perf_counter() - start) * 1000)
     samples.sort()
-    return {"median_ms": round(statistics.median(samples), 2),
-            "p95_ms": round(samples[min(len(samples) - 1, int(0.95 * len(samples)))], 2), "runs": repeat}
+    return {
+        "median_ms": round(statistics.median(samples), 2),
+        "p95_ms": round(samples[min(len(samples) - 1, int(0.95 * len(samples)))], 2),
+        "runs": repeat,
+    }
 
 
 def fresh_env(data_dir: Path, database_url: str | None = None) -> None:
@@ -80,16 +83,25 @@ def bench_backlog(size: int, work: Path, database_url: str | None, repeat: int) 
 
     def raw_group_by() -> None:
         with backend.engine.connect() as conn:
-            conn.execute(text("SELECT kind, status, count(*), sum(value_at_risk) FROM improvements "
-                              "WHERE quarter = :q GROUP BY kind, status"), {"q": quarter}).all()
+            conn.execute(
+                text(
+                    "SELECT kind, status, count(*), sum(value_at_risk) FROM improvements "
+                    "WHERE quarter = :q GROUP BY kind, status"
+                ),
+                {"q": quarter},
+            ).all()
 
     out["anchor_raw_group_by"] = timed(raw_group_by, repeat)
     env = {**os.environ}
     samples = []
     for _ in range(max(3, repeat // 4)):
         start = time.perf_counter()
-        subprocess.run([sys.executable, "-m", "improvement", "list", "--limit", "50", "--json"], env=env, check=True,
-                       capture_output=True)
+        subprocess.run(
+            [sys.executable, "-m", "improvement", "list", "--limit", "50", "--json"],
+            env=env,
+            check=True,
+            capture_output=True,
+        )
         samples.append((time.perf_counter() - start) * 1000)
     out["cli_list_process_ms"] = round(statistics.median(samples), 1)
     backend.engine.dispose()
@@ -118,11 +130,17 @@ def bench_classifier(repeat: int) -> dict[str, Any]:
     backend = make_backend()
     service = backend.backlog()
     service.log_problem({"description": "warm-up problem about a wrong invoice"}, actor="bench")
-    log_one = timed(lambda: service.log_problem({"description": random.choice(texts), "value_at_risk": "1000"},
-                                                actor="bench"), repeat)
-    return {"embedding_sentences_per_s": round(raw, 1), "classify_batch_per_s": round(ours, 1),
-            "ratio_to_embedding_model": round(ours / raw, 3), "classify_one_warm": one,
-            "log_one_problem_warm": log_one}
+    log_one = timed(
+        lambda: service.log_problem({"description": random.choice(texts), "value_at_risk": "1000"}, actor="bench"),
+        repeat,
+    )
+    return {
+        "embedding_sentences_per_s": round(raw, 1),
+        "classify_batch_per_s": round(ours, 1),
+        "ratio_to_embedding_model": round(ours / raw, 3),
+        "classify_one_warm": one,
+        "log_one_problem_warm": log_one,
+    }
 
 
 def _synthetic_documents(chunks: int) -> list[tuple[str, str]]:
@@ -132,8 +150,9 @@ def _synthetic_documents(chunks: int) -> list[tuple[str, str]]:
 
     rng = random.Random(chunks)
     playbook = json.loads(PLAYBOOK_PATH.read_text())
-    sentences = [e.text for e in load_examples()] + [f"{i['idea']}. {i['how_it_transfers']}."
-                                                      for i in playbook["cross_industry_ideas"]]
+    sentences = [e.text for e in load_examples()] + [
+        f"{i['idea']}. {i['how_it_transfers']}." for i in playbook["cross_industry_ideas"]
+    ]
     docs = []
     per_doc = 50
     for d in range(max(1, chunks // per_doc)):
@@ -158,22 +177,34 @@ def bench_knowledge(chunks: int, work: Path, repeat: int) -> dict[str, Any]:
     start = time.perf_counter()
     added = sum(kb.add_document(doc) for doc in docs)
     seconds = time.perf_counter() - start
-    sample = [c for doc in docs[:2] for c in __import__("assistant.ingest", fromlist=["split_text"]).split_text(doc.text)]
+    sample = [
+        c for doc in docs[:2] for c in __import__("assistant.ingest", fromlist=["split_text"]).split_text(doc.text)
+    ]
     embedder = get_embedder()
     start = time.perf_counter()
     embedder.embed(sample[:128])
     raw_chunk_rate = min(128, len(sample)) / (time.perf_counter() - start)
-    queries = ["customers are not told about delays", "pay per use instead of buying equipment",
-               "claims pass through several departments", "report the money at risk"]
+    queries = [
+        "customers are not told about delays",
+        "pay per use instead of buying equipment",
+        "claims pass through several departments",
+        "report the money at risk",
+    ]
     kb.search(queries[0])
     search = timed(lambda: kb.search(random.choice(queries), k=5), repeat)
     vector = embedder.embed(queries)
-    anchor = timed(lambda: backend.vector_store.knowledge.query(query_embeddings=[vector[random.randrange(4)]],
-                                                                 n_results=5), repeat)
-    return {"chunks": added, "ingest_chunks_per_s": round(added / seconds, 1),
-            "embedding_chunks_per_s_raw": round(raw_chunk_rate, 1),
-            "ingest_ratio_to_embedding_model": round(added / seconds / raw_chunk_rate, 3),
-            "search": search, "anchor_raw_chroma_query": anchor}
+    anchor = timed(
+        lambda: backend.vector_store.knowledge.query(query_embeddings=[vector[random.randrange(4)]], n_results=5),
+        repeat,
+    )
+    return {
+        "chunks": added,
+        "ingest_chunks_per_s": round(added / seconds, 1),
+        "embedding_chunks_per_s_raw": round(raw_chunk_rate, 1),
+        "ingest_ratio_to_embedding_model": round(added / seconds / raw_chunk_rate, 3),
+        "search": search,
+        "anchor_raw_chroma_query": anchor,
+    }
 
 
 def bench_retrieval_quality() -> dict[str, Any]:
@@ -207,11 +238,17 @@ def bench_ask(repeat: int) -> dict[str, Any]:
         "".join(stream)
         full.append((time.perf_counter() - start) * 1000)
     start = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "improvement", "ask", questions[1], "--json"], check=True,
-                   capture_output=True, env={**os.environ})
-    return {"first_token_ms_median": round(statistics.median(first), 1),
-            "full_answer_ms_median": round(statistics.median(full), 1),
-            "cli_ask_process_ms": round((time.perf_counter() - start) * 1000, 1)}
+    subprocess.run(
+        [sys.executable, "-m", "improvement", "ask", questions[1], "--json"],
+        check=True,
+        capture_output=True,
+        env={**os.environ},
+    )
+    return {
+        "first_token_ms_median": round(statistics.median(first), 1),
+        "full_answer_ms_median": round(statistics.median(full), 1),
+        "cli_ask_process_ms": round((time.perf_counter() - start) * 1000, 1),
+    }
 
 
 def bench_pages(work: Path, size: int) -> dict[str, Any]:
@@ -223,7 +260,7 @@ main(["seed-demo", "--count", "{size}"])
 out = {{}}
 for page in ["app_pages/log_problem.py", "app_pages/backlog.py", "app_pages/review.py", "app_pages/assistant.py",
              "app_pages/knowledge.py"]:
-    at = AppTest.from_file("{ROOT / 'streamlit_app.py'}", default_timeout=300)
+    at = AppTest.from_file("{ROOT / "streamlit_app.py"}", default_timeout=300)
     at.run()
     at.switch_page(page)
     samples = []
@@ -235,8 +272,7 @@ out["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 
 print(json.dumps(out))
 """
     env = {**os.environ, "BACKLOG_DATA_DIR": str(work / f"pages-{size}"), "BACKLOG_LLM": "none"}
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=ROOT,
-                            check=True)
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=ROOT, check=True)
     return {"items": size, "render_ms": json.loads(result.stdout.strip().splitlines()[-1])}
 
 
@@ -267,10 +303,24 @@ def main() -> None:
     chunk_sizes = [100] if args.quick else [100, 1000, 10_000]
     repeat = 5 if args.quick else 21
     results: dict[str, Any] = {
-        "machine": {"python": platform.python_version(), "platform": platform.platform(), "cpus": os.cpu_count(),
-                    "processor": platform.processor() or platform.machine()},
-        "versions": {p: version(p) for p in ("sqlalchemy", "chromadb", "streamlit", "langchain-core", "onnxruntime",
-                                             "llama-cpp-python", "scikit-learn")},
+        "machine": {
+            "python": platform.python_version(),
+            "platform": platform.platform(),
+            "cpus": os.cpu_count(),
+            "processor": platform.processor() or platform.machine(),
+        },
+        "versions": {
+            p: version(p)
+            for p in (
+                "sqlalchemy",
+                "chromadb",
+                "streamlit",
+                "langchain-core",
+                "onnxruntime",
+                "llama-cpp-python",
+                "scikit-learn",
+            )
+        },
         "quick": args.quick,
     }
     with tempfile.TemporaryDirectory() as tmp:
@@ -281,8 +331,11 @@ def main() -> None:
         from improvement.evaluation import evaluate
 
         dev = ROOT.parent / "shared" / "eval" / "classify_dev.jsonl"
-        results["classifier_evaluation"] = evaluate(get_embedder(), dev_path=dev if dev.exists() else None,
-                                                    cache_dir=Path(os.environ["BACKLOG_CLASSIFIER_CACHE"]))
+        results["classifier_evaluation"] = evaluate(
+            get_embedder(),
+            dev_path=dev if dev.exists() else None,
+            cache_dir=Path(os.environ["BACKLOG_CLASSIFIER_CACHE"]),
+        )
         results["backlog_sqlite"] = []
         for size in sizes:
             print(f"backlog sqlite {size}…", flush=True)

@@ -45,13 +45,18 @@ def _filtered(stmt: Select[Any], flt: ItemFilter) -> Select[Any]:
         stmt = stmt.where(Improvement.id.in_(list(flt.ids)))
     if flt.text:
         pattern = f"%{_escape_like(flt.text.lower())}%"
-        stmt = stmt.where(or_(func.lower(Improvement.title).like(pattern, escape="\\"),
-                              func.lower(Improvement.description).like(pattern, escape="\\")))
+        stmt = stmt.where(
+            or_(
+                func.lower(Improvement.title).like(pattern, escape="\\"),
+                func.lower(Improvement.description).like(pattern, escape="\\"),
+            )
+        )
     return stmt
 
 
-def list_improvements(session: Session, flt: ItemFilter, *, sort: str = "priority", limit: int = 50,
-                      offset: int = 0) -> list[Improvement]:
+def list_improvements(
+    session: Session, flt: ItemFilter, *, sort: str = "priority", limit: int = 50, offset: int = 0
+) -> list[Improvement]:
     stmt = _filtered(select(Improvement), flt).order_by(*SORTS[sort]).limit(limit).offset(offset)
     return list(session.scalars(stmt))
 
@@ -97,16 +102,21 @@ def group_counts(session: Session, *, by: Sequence[str], quarters: Sequence[str]
     """COUNT, SUM(value at risk) and SUM(customers) grouped in SQL over the indexed columns."""
     cols = [getattr(Improvement, name) for name in by]
     stmt = (
-        select(*cols, func.count(Improvement.id), func.coalesce(func.sum(Improvement.value_at_risk), 0),
-               func.coalesce(func.sum(Improvement.customers_affected), 0))
+        select(
+            *cols,
+            func.count(Improvement.id),
+            func.coalesce(func.sum(Improvement.value_at_risk), 0),
+            func.coalesce(func.sum(Improvement.customers_affected), 0),
+        )
         .where(Improvement.merged_into_id.is_(None), Improvement.quarter.in_(list(quarters)))
         .group_by(*cols)
     )
     rows = []
     for row in session.execute(stmt):
         values = dict(zip(by, row[: len(by)], strict=True))
-        values.update(count=int(row[len(by)]), value_at_risk=float(row[len(by) + 1]),
-                      customers_affected=int(row[len(by) + 2]))
+        values.update(
+            count=int(row[len(by)]), value_at_risk=float(row[len(by) + 1]), customers_affected=int(row[len(by) + 2])
+        )
         rows.append(values)
     return rows
 
@@ -114,25 +124,31 @@ def group_counts(session: Session, *, by: Sequence[str], quarters: Sequence[str]
 def owner_counts(session: Session, *, quarter: str, limit: int = 15) -> list[dict[str, Any]]:
     done = func.sum(case((Improvement.status == "done", 1), else_=0))
     stmt = (
-        select(Improvement.owner, func.count(Improvement.id), done,
-               func.coalesce(func.sum(Improvement.value_at_risk), 0))
+        select(
+            Improvement.owner, func.count(Improvement.id), done, func.coalesce(func.sum(Improvement.value_at_risk), 0)
+        )
         .where(Improvement.merged_into_id.is_(None), Improvement.quarter == quarter)
         .group_by(Improvement.owner)
         .order_by(func.count(Improvement.id).desc())
         .limit(limit)
     )
-    return [{"owner": owner or "(unassigned)", "items": int(n), "done": int(d or 0), "value_at_risk": float(v)}
-            for owner, n, d, v in session.execute(stmt)]
+    return [
+        {"owner": owner or "(unassigned)", "items": int(n), "done": int(d or 0), "value_at_risk": float(v)}
+        for owner, n, d, v in session.execute(stmt)
+    ]
 
 
 def currencies(session: Session, *, quarters: Sequence[str]) -> list[str]:
-    stmt = (select(Improvement.currency).where(Improvement.quarter.in_(list(quarters)),
-                                               Improvement.merged_into_id.is_(None))
-            .distinct())
+    stmt = (
+        select(Improvement.currency)
+        .where(Improvement.quarter.in_(list(quarters)), Improvement.merged_into_id.is_(None))
+        .distinct()
+    )
     return sorted(c for c in session.scalars(stmt) if c)
 
 
 # Knowledge base documents -------------------------------------------------------------------------
+
 
 def get_document_by_source(session: Session, source: str) -> Document | None:
     return session.scalars(select(Document).where(Document.source == source)).first()

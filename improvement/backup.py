@@ -42,8 +42,11 @@ def backup(backend: Any, target: Path) -> dict[str, Any]:
     chroma = backend.settings.chroma_path
     if chroma.exists():
         shutil.copytree(chroma, partial / "chroma")
-    manifest = {"created_at": datetime.now(UTC).isoformat(), "database": "backlog.db",
-                "chroma": (partial / "chroma").exists()}
+    manifest = {
+        "created_at": datetime.now(UTC).isoformat(),
+        "database": "backlog.db",
+        "chroma": (partial / "chroma").exists(),
+    }
     (partial / "manifest.json").write_text(json.dumps(manifest, indent=2))
     if target.exists():
         target.rmdir()

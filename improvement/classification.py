@@ -61,8 +61,9 @@ def load_examples(path: Path = EXAMPLES_PATH) -> list[LabelledExample]:
         for line in handle:
             if line.strip():
                 row = json.loads(line)
-                examples.append(LabelledExample(row["text"], Kind(row["kind"]), row.get("industry", ""),
-                                                row.get("touchpoint", "")))
+                examples.append(
+                    LabelledExample(row["text"], Kind(row["kind"]), row.get("industry", ""), row.get("touchpoint", ""))
+                )
     return examples
 
 
@@ -83,8 +84,9 @@ def _softmax(logits: np.ndarray) -> np.ndarray:
     return exp / exp.sum(axis=1, keepdims=True)
 
 
-def out_of_fold_logits(x: np.ndarray, y: np.ndarray, *, folds: int = 5, seed: int = 7,
-                       c: float = REGULARISATION_C) -> np.ndarray:
+def out_of_fold_logits(
+    x: np.ndarray, y: np.ndarray, *, folds: int = 5, seed: int = 7, c: float = REGULARISATION_C
+) -> np.ndarray:
     """Logits for every example from a model that never saw it (stratified k-fold)."""
     from sklearn.model_selection import StratifiedKFold
 
@@ -106,8 +108,9 @@ def fit_temperature(logits: np.ndarray, y: np.ndarray) -> float:
     return float(minimize_scalar(nll, bounds=(0.05, 20.0), method="bounded").x)
 
 
-def choose_threshold(confidence: np.ndarray, correct: np.ndarray,
-                     target: float = TARGET_ACCURACY_ABOVE_THRESHOLD) -> float:
+def choose_threshold(
+    confidence: np.ndarray, correct: np.ndarray, target: float = TARGET_ACCURACY_ABOVE_THRESHOLD
+) -> float:
     """Lowest confidence above which held-out accuracy reaches ``target``; below it, a person decides."""
     for t in np.round(np.arange(0.34, 0.96, 0.01), 2):
         keep = confidence >= t
@@ -129,17 +132,30 @@ class FittedModel:
     def save(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(".tmp.npz")
-        np.savez(tmp, coef=self.coef, intercept=self.intercept, temperature=self.temperature,
-                 threshold=self.threshold, example_embeddings=self.example_embeddings,
-                 example_labels=self.example_labels, example_texts=np.array(self.example_texts))
+        np.savez(
+            tmp,
+            coef=self.coef,
+            intercept=self.intercept,
+            temperature=self.temperature,
+            threshold=self.threshold,
+            example_embeddings=self.example_embeddings,
+            example_labels=self.example_labels,
+            example_texts=np.array(self.example_texts),
+        )
         tmp.replace(path)  # atomic: two processes building at once never see half a file
 
     @classmethod
     def load(cls, path: Path) -> FittedModel:
         with np.load(path, allow_pickle=False) as data:
-            return cls(data["coef"], data["intercept"], float(data["temperature"]), float(data["threshold"]),
-                       data["example_embeddings"], data["example_labels"],
-                       [str(t) for t in data["example_texts"]])
+            return cls(
+                data["coef"],
+                data["intercept"],
+                float(data["temperature"]),
+                float(data["threshold"]),
+                data["example_embeddings"],
+                data["example_labels"],
+                [str(t) for t in data["example_texts"]],
+            )
 
 
 def fit_model(embedder: Embedder, examples: Sequence[LabelledExample]) -> FittedModel:
@@ -152,8 +168,9 @@ def fit_model(embedder: Embedder, examples: Sequence[LabelledExample]) -> Fitted
     calibrated = _softmax(oof / temperature)
     threshold = choose_threshold(calibrated.max(axis=1), calibrated.argmax(axis=1) == y)
     model = _fit_logistic(x, y)
-    return FittedModel(model.coef_.astype(np.float64), model.intercept_.astype(np.float64), temperature,
-                       threshold, emb, y, texts)
+    return FittedModel(
+        model.coef_.astype(np.float64), model.intercept_.astype(np.float64), temperature, threshold, emb, y, texts
+    )
 
 
 def cache_key(embedder: Embedder, path: Path = EXAMPLES_PATH) -> str:
@@ -182,8 +199,9 @@ class OfflineClassifier:
         self.threshold = threshold if threshold is not None else model.threshold
 
     @classmethod
-    def load_or_fit(cls, embedder: Embedder, cache_dir: Path, *, threshold: float | None = None,
-                    examples_path: Path = EXAMPLES_PATH) -> OfflineClassifier:
+    def load_or_fit(
+        cls, embedder: Embedder, cache_dir: Path, *, threshold: float | None = None, examples_path: Path = EXAMPLES_PATH
+    ) -> OfflineClassifier:
         path = cache_dir / f"classifier-{cache_key(embedder, examples_path)}.npz"
         if path.exists():
             try:
@@ -226,12 +244,16 @@ class OfflineClassifier:
         own = [h for h in hits if h.kind == kind]
         other = [h for h in hits if h.kind != kind]
         if own:
-            parts.append("Cues for " + kind.value + ": " + "; ".join(f"{h.cue} (\"{h.matched}\")" for h in own[:3]) + ".")
+            parts.append("Cues for " + kind.value + ": " + "; ".join(f'{h.cue} ("{h.matched}")' for h in own[:3]) + ".")
         if other:
-            parts.append("Against: " + "; ".join(f"{h.cue} (\"{h.matched}\") suggests {h.kind.value}"
-                                                   for h in other[:2]) + ".")
-        neighbours = [f"\"{_short(self._model.example_texts[j])}\" ({KINDS[int(self._model.example_labels[j])].value}, "
-                      f"similarity {float(sims[j]):.2f})" for j in nearest[:2]]
+            parts.append(
+                "Against: " + "; ".join(f'{h.cue} ("{h.matched}") suggests {h.kind.value}' for h in other[:2]) + "."
+            )
+        neighbours = [
+            f'"{_short(self._model.example_texts[j])}" ({KINDS[int(self._model.example_labels[j])].value}, '
+            f"similarity {float(sims[j]):.2f})"
+            for j in nearest[:2]
+        ]
         parts.append("Closest labelled examples: " + "; ".join(neighbours) + ".")
         if caveats:
             parts.append("Low confidence because " + " and ".join(caveats) + ".")
@@ -239,9 +261,13 @@ class OfflineClassifier:
         if needs_review:
             parts.append(f"Below the review threshold ({percent(self.threshold)}): a person should decide.")
         return Classification(
-            kind=kind, confidence=confidence, rationale=" ".join(parts), needs_review=needs_review,
+            kind=kind,
+            confidence=confidence,
+            rationale=" ".join(parts),
+            needs_review=needs_review,
             probabilities={k.value: round(float(p), 4) for k, p in zip(KINDS, probs, strict=True)},
-            similar_examples=tuple(self._model.example_texts[j] for j in nearest[:2]), classifier=self.name,
+            similar_examples=tuple(self._model.example_texts[j] for j in nearest[:2]),
+            classifier=self.name,
         )
 
 

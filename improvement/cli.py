@@ -52,27 +52,48 @@ def _table(rows: Sequence[Sequence[Any]], headers: Sequence[str]) -> None:
 
 # Backlog ------------------------------------------------------------------------------------------
 
+
 def cmd_add(args: argparse.Namespace) -> int:
-    raw = {"description": args.text, "title": args.title, "quarter": args.quarter, "owner": args.owner,
-           "kind": args.kind, "customer_story": args.story, "touchpoint": args.touchpoint, "segment": args.segment,
-           "industry": args.industry, "customers_affected": args.customers, "value_at_risk": args.value,
-           "currency": args.currency, "evidence": args.evidence, "root_cause": args.root_cause,
-           "reporter": args.reporter}
+    raw = {
+        "description": args.text,
+        "title": args.title,
+        "quarter": args.quarter,
+        "owner": args.owner,
+        "kind": args.kind,
+        "customer_story": args.story,
+        "touchpoint": args.touchpoint,
+        "segment": args.segment,
+        "industry": args.industry,
+        "customers_affected": args.customers,
+        "value_at_risk": args.value,
+        "currency": args.currency,
+        "evidence": args.evidence,
+        "root_cause": args.root_cause,
+        "reporter": args.reporter,
+    }
     from improvement.validation import validate_problem
 
     new = validate_problem({k: v for k, v in raw.items() if v is not None})  # before loading any model
     from improvement.classification import percent
 
     result = _backend(args).backlog().log_problem(new, actor=_actor(args))
-    data = {"problem_id": result.problem_id, "improvement_id": result.improvement_id, "kind": result.kind,
-            "confidence": round(result.confidence, 4), "needs_review": result.needs_review,
-            "rationale": result.rationale,
-            "similar": [s.__dict__ for s in result.similar],
-            "suggestions": result.suggestions.__dict__, "warnings": result.warnings}
+    data = {
+        "problem_id": result.problem_id,
+        "improvement_id": result.improvement_id,
+        "kind": result.kind,
+        "confidence": round(result.confidence, 4),
+        "needs_review": result.needs_review,
+        "rationale": result.rationale,
+        "similar": [s.__dict__ for s in result.similar],
+        "suggestions": result.suggestions.__dict__,
+        "warnings": result.warnings,
+    }
 
     def human() -> None:
-        print(f"Logged problem {result.problem_id} as backlog item {result.improvement_id}: {result.kind} "
-              f"({percent(result.confidence)}{', needs review' if result.needs_review else ''})")
+        print(
+            f"Logged problem {result.problem_id} as backlog item {result.improvement_id}: {result.kind} "
+            f"({percent(result.confidence)}{', needs review' if result.needs_review else ''})"
+        )
         print(result.rationale)
         for s in result.similar:
             print(f"  similar: item {s.improvement_id} '{s.title}' ({s.similarity:.2f})")
@@ -99,13 +120,28 @@ def _filter(args: argparse.Namespace) -> Any:
 
 def cmd_list(args: argparse.Namespace) -> int:
     flt = _filter(args)
-    page = _backend(args).backlog(with_models=False).list_items(flt, sort=args.sort, limit=args.limit,
-                                                                offset=args.offset, with_total=not args.json)
+    page = (
+        _backend(args)
+        .backlog(with_models=False)
+        .list_items(flt, sort=args.sort, limit=args.limit, offset=args.offset, with_total=not args.json)
+    )
 
     def human() -> None:
-        _table([(i.id, i.kind, i.status, i.quarter, f"{i.value_at_risk:,.0f} {i.currency}", i.owner or "-",
-                 ("! " if i.needs_review else "") + i.title[:60]) for i in page.items],
-               ["id", "kind", "status", "quarter", "value at risk", "owner", "title"])
+        _table(
+            [
+                (
+                    i.id,
+                    i.kind,
+                    i.status,
+                    i.quarter,
+                    f"{i.value_at_risk:,.0f} {i.currency}",
+                    i.owner or "-",
+                    ("! " if i.needs_review else "") + i.title[:60],
+                )
+                for i in page.items
+            ],
+            ["id", "kind", "status", "quarter", "value at risk", "owner", "title"],
+        )
         print(f"{len(page.items)} of {page.total} item(s)")
 
     _emit(args, [i.as_json() for i in page.items], human)
@@ -114,16 +150,24 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 def cmd_show(args: argparse.Namespace) -> int:
     detail = _backend(args).backlog(with_models=False).get_item(args.id)
-    data = {**detail.item.as_json(), "rationale": detail.rationale, "proposed_fix": detail.proposed_fix,
-            "proactive_action": detail.proactive_action, "cross_industry_idea": detail.cross_industry_idea,
-            "target": detail.target, "outcome": detail.outcome,
-            "problems": [{**p.__dict__, "created_at": p.created_at.isoformat()} for p in detail.problems],
-            "history": [{**c.__dict__, "changed_at": c.changed_at.isoformat()} for c in detail.history]}
+    data = {
+        **detail.item.as_json(),
+        "rationale": detail.rationale,
+        "proposed_fix": detail.proposed_fix,
+        "proactive_action": detail.proactive_action,
+        "cross_industry_idea": detail.cross_industry_idea,
+        "target": detail.target,
+        "outcome": detail.outcome,
+        "problems": [{**p.__dict__, "created_at": p.created_at.isoformat()} for p in detail.problems],
+        "history": [{**c.__dict__, "changed_at": c.changed_at.isoformat()} for c in detail.history],
+    }
 
     def human() -> None:
         item = detail.item
-        print(f"#{item.id} {item.title}\n{item.kind} ({item.kind_decided_by}), {item.status}, {item.quarter}, "
-              f"owner {item.owner or '-'}, version {item.version}\n{detail.rationale}")
+        print(
+            f"#{item.id} {item.title}\n{item.kind} ({item.kind_decided_by}), {item.status}, {item.quarter}, "
+            f"owner {item.owner or '-'}, version {item.version}\n{detail.rationale}"
+        )
         for p in detail.problems:
             print(f"  problem {p.id}: {p.description[:100]}")
         for c in detail.history:
@@ -134,19 +178,32 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 
 def cmd_edit(args: argparse.Namespace) -> int:
-    changes = {k: v for k, v in {"title": args.title, "owner": args.owner, "quarter": args.quarter,
-                                 "effort": args.effort, "impact": args.impact, "target": args.target,
-                                 "outcome": args.outcome, "proposed_fix": args.proposed_fix}.items() if v is not None}
+    changes = {
+        k: v
+        for k, v in {
+            "title": args.title,
+            "owner": args.owner,
+            "quarter": args.quarter,
+            "effort": args.effort,
+            "impact": args.impact,
+            "target": args.target,
+            "outcome": args.outcome,
+            "proposed_fix": args.proposed_fix,
+        }.items()
+        if v is not None
+    }
     service = _backend(args).backlog(with_models=False)
     item = None
     if changes:
         item = service.edit_item(args.id, changes, actor=_actor(args), expected_version=args.expected_version)
     if args.status:
-        item = service.change_status(args.id, args.status, actor=_actor(args),
-                                     expected_version=item.version if item else args.expected_version)
+        item = service.change_status(
+            args.id, args.status, actor=_actor(args), expected_version=item.version if item else args.expected_version
+        )
     if args.kind:
-        item = service.override_kind(args.id, args.kind, actor=_actor(args),
-                                     expected_version=item.version if item else args.expected_version)
+        item = service.override_kind(
+            args.id, args.kind, actor=_actor(args), expected_version=item.version if item else args.expected_version
+        )
     if item is None:
         raise BadInput("nothing to change: give at least one of --status, --kind, --owner, --quarter, ...")
     _emit(args, item.as_json(), lambda: print(f"item {item.id} saved (version {item.version})"))
@@ -165,11 +222,15 @@ def cmd_review(args: argparse.Namespace) -> int:
     review = quarterly_review(_backend(args).sessions, args.quarter)
 
     def human() -> None:
-        print(f"Quarterly review {review.quarter}: {review.total_items} item(s), "
-              f"value at risk {review.value_at_risk_total:,.0f} {'/'.join(review.currencies) or ''}")
+        print(
+            f"Quarterly review {review.quarter}: {review.total_items} item(s), "
+            f"value at risk {review.value_at_risk_total:,.0f} {'/'.join(review.currencies) or ''}"
+        )
         for kind, n in review.counts_by_kind.items():
-            print(f"  {kind:9} {n:6}  ({review.balance[kind]:.0%}, {review.change_by_kind[kind]:+d} vs "
-                  f"{review.previous_quarter})  value at risk {review.value_at_risk_by_kind[kind]:,.0f}")
+            print(
+                f"  {kind:9} {n:6}  ({review.balance[kind]:.0%}, {review.change_by_kind[kind]:+d} vs "
+                f"{review.previous_quarter})  value at risk {review.value_at_risk_by_kind[kind]:,.0f}"
+            )
         print("  status: " + ", ".join(f"{s} {n}" for s, n in review.counts_by_status.items()))
         print(f"  needs review: {review.needs_review_count}")
 
@@ -196,8 +257,10 @@ def cmd_export(args: argparse.Namespace) -> int:
         with tmp.open("w", encoding="utf-8", newline="") as out:
             count = export_to(backend.sessions, args.format, out)
         tmp.replace(target)
-        print(json.dumps({"rows": count, "path": str(target)}) if args.json else f"wrote {count} row(s) to {target}",
-              file=sys.stderr if not args.json else sys.stdout)
+        print(
+            json.dumps({"rows": count, "path": str(target)}) if args.json else f"wrote {count} row(s) to {target}",
+            file=sys.stderr if not args.json else sys.stdout,
+        )
     else:
         export_to(backend.sessions, args.format, sys.stdout)
     return EXIT_OK
@@ -230,6 +293,7 @@ def cmd_db(args: argparse.Namespace) -> int:
 
 
 # Classification -----------------------------------------------------------------------------------
+
 
 def _read_classify_input(stream: Any) -> tuple[list[tuple[int, str]], list[str]]:
     from improvement.domain import clean_text
@@ -277,8 +341,10 @@ def cmd_classify(args: argparse.Namespace) -> int:
     if not lines:
         raise BadInput("no input: give one problem per line on standard input")
     if errors:
-        print(f"backlog: {len(errors)} line(s) could not be classified: " +
-              ", ".join(e.split(":")[0] for e in errors), file=sys.stderr)
+        print(
+            f"backlog: {len(errors)} line(s) could not be classified: " + ", ".join(e.split(":")[0] for e in errors),
+            file=sys.stderr,
+        )
         return EXIT_BAD_INPUT
     return EXIT_OK
 
@@ -294,8 +360,10 @@ def cmd_eval_classifier(args: argparse.Namespace) -> int:
     def human() -> None:
         cv = report["cross_validation"]
         print(f"{report['examples']} labelled examples, 5-fold CV x{cv['repeats']}: macro-F1 {cv['macro_f1_mean']}")
-        print(f"calibration: ECE {report['calibration']['expected_calibration_error']}, review threshold "
-              f"{report['calibration']['needs_review_threshold']}")
+        print(
+            f"calibration: ECE {report['calibration']['expected_calibration_error']}, review threshold "
+            f"{report['calibration']['needs_review_threshold']}"
+        )
         if "dev_set" in report:
             print(f"dev set: macro-F1 {report['dev_set']['macro_f1']}, accuracy {report['dev_set']['accuracy']}")
 
@@ -304,6 +372,7 @@ def cmd_eval_classifier(args: argparse.Namespace) -> int:
 
 
 # Assistant ----------------------------------------------------------------------------------------
+
 
 def cmd_ingest(args: argparse.Namespace) -> int:
     report = _backend(args).knowledge.ingest_paths([Path(p) for p in args.paths])
@@ -362,6 +431,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
 
 # Operations ---------------------------------------------------------------------------------------
 
+
 def cmd_doctor(args: argparse.Namespace) -> int:
     from assistant.doctor import check
 
@@ -401,8 +471,9 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument("--json", action="store_true", help="machine-readable output on stdout")
     common.add_argument("--debug", action="store_true", help="show tracebacks")
     common.add_argument("--actor", help="who is making the change (default: $BACKLOG_USER or $USER)")
-    parser = argparse.ArgumentParser(prog="backlog", description="Improvement Backlog: kaizen, kaikaku, kakushin.",
-                                     parents=[common])
+    parser = argparse.ArgumentParser(
+        prog="backlog", description="Improvement Backlog: kaizen, kaikaku, kakushin.", parents=[common]
+    )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def add(name: str, func: Callable[[argparse.Namespace], int], help_text: str) -> argparse.ArgumentParser:
@@ -434,8 +505,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--owner", action="append")
     p.add_argument("--needs-review", action="store_true")
     p.add_argument("--search", help="text in the title or description")
-    p.add_argument("--sort", default="priority", choices=["priority", "value_at_risk", "newest", "oldest",
-                                                          "confidence"])
+    p.add_argument(
+        "--sort", default="priority", choices=["priority", "value_at_risk", "newest", "oldest", "confidence"]
+    )
     p.add_argument("--limit", type=_positive, default=50)
     p.add_argument("--offset", type=int, default=0)
 

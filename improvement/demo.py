@@ -18,25 +18,65 @@ from db.models import Change, Improvement, Problem
 from improvement import domain
 from improvement.classification import load_examples
 
-OWNERS = ["Amara Okafor", "Ben Fischer", "Chen Wei", "Dana Levi", "Elif Yilmaz", "Farah Haddad", "Gustavo Lima",
-          "Hana Sato", "Isaac Mensah", "Julia Novak", "Kofi Asante", "Lena Berg", "Marco Rossi", "Nadia Petrova",
-          "Omar Farouk", "Priya Nair", "Quinn Murphy", "Rosa Jimenez"]
-SEGMENTS = ["consumers", "families", "seniors", "students", "small businesses", "enterprise accounts",
-            "first-time customers", "loyal members", "premium customers"]
+OWNERS = [
+    "Amara Okafor",
+    "Ben Fischer",
+    "Chen Wei",
+    "Dana Levi",
+    "Elif Yilmaz",
+    "Farah Haddad",
+    "Gustavo Lima",
+    "Hana Sato",
+    "Isaac Mensah",
+    "Julia Novak",
+    "Kofi Asante",
+    "Lena Berg",
+    "Marco Rossi",
+    "Nadia Petrova",
+    "Omar Farouk",
+    "Priya Nair",
+    "Quinn Murphy",
+    "Rosa Jimenez",
+]
+SEGMENTS = [
+    "consumers",
+    "families",
+    "seniors",
+    "students",
+    "small businesses",
+    "enterprise accounts",
+    "first-time customers",
+    "loyal members",
+    "premium customers",
+]
 NAMES = ["Suzie", "Tom", "Mrs Patel", "Mr Alvarez", "Jonas", "Aiko", "the Dubois family", "Grace", "Mehmet", "Lucia"]
-STORY = ["{name} called us three times about this before anyone could help.",
-         "{name} missed an important day because of it and told five friends.",
-         "{name} had been a customer for eleven years and left last month over this.",
-         "{name} spent a lunch break on hold and still has no answer.",
-         "{name} only found out when it was too late to do anything about it."]
-ROOT = ["Nobody owns the step between the two teams.", "The system sends the message before the data is updated.",
-        "Targets reward speed over resolution.", "The process was designed for paper and never revisited.",
-        "Customers need something we have never offered.", ""]
-TARGETS = ["Cut repeat contacts on this topic by half within a quarter.",
-           "Nine in ten affected customers told before they notice.", "Lead time under five working days.",
-           "Pilot with 200 customers, decide on roll-out at the next review."]
-OUTCOMES = ["Repeat calls on this topic fell by 46% in eight weeks.", "Complaints down from 120 to 15 a month.",
-            "Lead time now 4 days instead of 21.", "Pilot customers renewed at 94% against 81% before."]
+STORY = [
+    "{name} called us three times about this before anyone could help.",
+    "{name} missed an important day because of it and told five friends.",
+    "{name} had been a customer for eleven years and left last month over this.",
+    "{name} spent a lunch break on hold and still has no answer.",
+    "{name} only found out when it was too late to do anything about it.",
+]
+ROOT = [
+    "Nobody owns the step between the two teams.",
+    "The system sends the message before the data is updated.",
+    "Targets reward speed over resolution.",
+    "The process was designed for paper and never revisited.",
+    "Customers need something we have never offered.",
+    "",
+]
+TARGETS = [
+    "Cut repeat contacts on this topic by half within a quarter.",
+    "Nine in ten affected customers told before they notice.",
+    "Lead time under five working days.",
+    "Pilot with 200 customers, decide on roll-out at the next review.",
+]
+OUTCOMES = [
+    "Repeat calls on this topic fell by 46% in eight weeks.",
+    "Complaints down from 120 to 15 a month.",
+    "Lead time now 4 days instead of 21.",
+    "Pilot customers renewed at 94% against 81% before.",
+]
 STATUS_BY_AGE = [  # quarters ago -> weighted statuses
     {"new": 40, "triaged": 25, "planned": 15, "in_progress": 15, "done": 3, "dropped": 2},
     {"new": 15, "triaged": 20, "planned": 20, "in_progress": 25, "done": 15, "dropped": 5},
@@ -49,8 +89,14 @@ def _status(rng: random.Random, quarters_ago: int) -> str:
     return rng.choices(list(weights), weights=list(weights.values()))[0]
 
 
-def seed_demo(session_factory: sessionmaker[Session], *, count: int, seed: int = 2026,
-              now: datetime | None = None, batch: int = 5000) -> dict[str, int]:
+def seed_demo(
+    session_factory: sessionmaker[Session],
+    *,
+    count: int,
+    seed: int = 2026,
+    now: datetime | None = None,
+    batch: int = 5000,
+) -> dict[str, int]:
     if not 1 <= count <= 1_000_000:
         raise domain.DomainError("count must be from 1 to 1,000,000", field="count")
     rng = random.Random(seed)
@@ -74,38 +120,78 @@ def seed_demo(session_factory: sessionmaker[Session], *, count: int, seed: int =
             status = _status(rng, quarters_ago)
             value = round(rng.lognormvariate(9.2 if example.kind != "kaizen" else 8.0, 1.3), -1)
             customers = int(rng.lognormvariate(4.5, 1.5))
-            effort = {"kaizen": rng.randint(1, 2), "kaikaku": rng.randint(3, 5), "kakushin": rng.randint(3, 5)}[example.kind]
+            effort = {"kaizen": rng.randint(1, 2), "kaikaku": rng.randint(3, 5), "kakushin": rng.randint(3, 5)}[
+                example.kind
+            ]
             impact = rng.randint(2, 5)
             confidence = round(rng.uniform(0.55, 0.999), 3)
             title = example.text.split(",")[0].split(";")[0][:90].rstrip(".")
-            items.append({
-                "id": item_id, "title": title, "description": example.text, "kind": example.kind.value,
-                "kind_decided_by": "model", "kind_decided_by_name": "demo", "kind_decided_at": created,
-                "classifier": "demo", "confidence": confidence,
-                "rationale": "Demo data: the kind comes from the labelled example this item was drawn from.",
-                "needs_review": confidence < 0.7 and status in ("new", "triaged"),
-                "proposed_fix": "", "proactive_action": "", "cross_industry_idea": "",
-                "owner": None if status == "new" and rng.random() < 0.7 else rng.choice(OWNERS),
-                "status": status, "quarter": domain.quarter_of(created), "effort": effort, "impact": impact,
-                "value_at_risk": value, "currency": "EUR", "customers_affected": customers, "report_count": 1,
-                "priority": domain.priority_score(value_at_risk=value, customers_affected=customers, impact=impact,
-                                                  effort=effort),
-                "target": rng.choice(TARGETS) if status not in ("new", "dropped") else "",
-                "outcome": rng.choice(OUTCOMES) if status == "done" else "", "merged_into_id": None,
-                "created_at": created, "updated_at": created,
-                "done_at": created + timedelta(days=rng.randint(7, 80)) if status == "done" else None, "version": 1,
-            })
-            problems.append({
-                "id": start_problem + written + offset + 1, "improvement_id": item_id, "title": title,
-                "description": example.text,
-                "customer_story": rng.choice(STORY).format(name=rng.choice(NAMES)),
-                "touchpoint": example.touchpoint, "segment": rng.choice(SEGMENTS), "industry": example.industry,
-                "customers_affected": customers, "value_at_risk": value, "currency": "EUR",
-                "evidence": rng.choice(["verified", "assumption", "unknown"]), "root_cause": rng.choice(ROOT),
-                "reporter": rng.choice(OWNERS), "created_at": created,
-            })
-            changes.append({"improvement_id": item_id, "changed_at": created, "changed_by": "seed-demo",
-                            "field": "created", "old_value": None, "new_value": f"{example.kind.value} (demo)"})
+            items.append(
+                {
+                    "id": item_id,
+                    "title": title,
+                    "description": example.text,
+                    "kind": example.kind.value,
+                    "kind_decided_by": "model",
+                    "kind_decided_by_name": "demo",
+                    "kind_decided_at": created,
+                    "classifier": "demo",
+                    "confidence": confidence,
+                    "rationale": "Demo data: the kind comes from the labelled example this item was drawn from.",
+                    "needs_review": confidence < 0.7 and status in ("new", "triaged"),
+                    "proposed_fix": "",
+                    "proactive_action": "",
+                    "cross_industry_idea": "",
+                    "owner": None if status == "new" and rng.random() < 0.7 else rng.choice(OWNERS),
+                    "status": status,
+                    "quarter": domain.quarter_of(created),
+                    "effort": effort,
+                    "impact": impact,
+                    "value_at_risk": value,
+                    "currency": "EUR",
+                    "customers_affected": customers,
+                    "report_count": 1,
+                    "priority": domain.priority_score(
+                        value_at_risk=value, customers_affected=customers, impact=impact, effort=effort
+                    ),
+                    "target": rng.choice(TARGETS) if status not in ("new", "dropped") else "",
+                    "outcome": rng.choice(OUTCOMES) if status == "done" else "",
+                    "merged_into_id": None,
+                    "created_at": created,
+                    "updated_at": created,
+                    "done_at": created + timedelta(days=rng.randint(7, 80)) if status == "done" else None,
+                    "version": 1,
+                }
+            )
+            problems.append(
+                {
+                    "id": start_problem + written + offset + 1,
+                    "improvement_id": item_id,
+                    "title": title,
+                    "description": example.text,
+                    "customer_story": rng.choice(STORY).format(name=rng.choice(NAMES)),
+                    "touchpoint": example.touchpoint,
+                    "segment": rng.choice(SEGMENTS),
+                    "industry": example.industry,
+                    "customers_affected": customers,
+                    "value_at_risk": value,
+                    "currency": "EUR",
+                    "evidence": rng.choice(["verified", "assumption", "unknown"]),
+                    "root_cause": rng.choice(ROOT),
+                    "reporter": rng.choice(OWNERS),
+                    "created_at": created,
+                }
+            )
+            changes.append(
+                {
+                    "improvement_id": item_id,
+                    "changed_at": created,
+                    "changed_by": "seed-demo",
+                    "field": "created",
+                    "old_value": None,
+                    "new_value": f"{example.kind.value} (demo)",
+                }
+            )
         with session_factory.begin() as session:
             session.execute(insert(Improvement), items)
             session.execute(insert(Problem), problems)
@@ -122,7 +208,21 @@ def _fix_sequences(session_factory: sessionmaker[Session]) -> None:
             return
         for table in ("improvements", "problems", "changes"):
             session.execute(
-                select(func.setval(func.pg_get_serial_sequence(table, "id"),
-                                   select(func.coalesce(func.max(Improvement.id if table == "improvements" else
-                                                                 Problem.id if table == "problems" else Change.id),
-                                                        1)).scalar_subquery())))
+                select(
+                    func.setval(
+                        func.pg_get_serial_sequence(table, "id"),
+                        select(
+                            func.coalesce(
+                                func.max(
+                                    Improvement.id
+                                    if table == "improvements"
+                                    else Problem.id
+                                    if table == "problems"
+                                    else Change.id
+                                ),
+                                1,
+                            )
+                        ).scalar_subquery(),
+                    )
+                )
+            )

@@ -208,8 +208,9 @@ def parse_money(value: object, *, field: str = "value_at_risk") -> float:
 def parse_currency(value: object) -> str:
     text = str(value or "EUR").strip().upper()
     if not _CURRENCY.match(text):
-        raise DomainError(f"currency must be a three-letter ISO code such as EUR or USD, got {value!r}",
-                          field="currency")
+        raise DomainError(
+            f"currency must be a three-letter ISO code such as EUR or USD, got {value!r}", field="currency"
+        )
     return text
 
 

@@ -38,26 +38,39 @@ def _scores(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, Any]:
     return {
         "macro_f1": round(float(f1_score(y_true, y_pred, average="macro", labels=range(3), zero_division=0)), 4),
         "accuracy": round(float((y_true == y_pred).mean()), 4),
-        "per_kind": {k.value: {"precision": round(float(p), 3), "recall": round(float(r), 3),
-                               "f1": round(float(f), 3), "support": int(s)}
-                     for k, p, r, f, s in zip(KINDS, precision, recall, f1, support, strict=True)},
-        "confusion_matrix": {"labels": [k.value for k in KINDS],
-                             "rows_true_cols_predicted": confusion_matrix(y_true, y_pred, labels=range(3)).tolist()},
+        "per_kind": {
+            k.value: {
+                "precision": round(float(p), 3),
+                "recall": round(float(r), 3),
+                "f1": round(float(f), 3),
+                "support": int(s),
+            }
+            for k, p, r, f, s in zip(KINDS, precision, recall, f1, support, strict=True)
+        },
+        "confusion_matrix": {
+            "labels": [k.value for k in KINDS],
+            "rows_true_cols_predicted": confusion_matrix(y_true, y_pred, labels=range(3)).tolist(),
+        },
     }
 
 
-def calibration_table(confidence: np.ndarray, correct: np.ndarray, bins: Sequence[float] = (0.33, 0.5, 0.7, 0.8,
-                                                                                               0.9, 0.95, 1.0001)
-                      ) -> tuple[list[dict[str, Any]], float]:
+def calibration_table(
+    confidence: np.ndarray, correct: np.ndarray, bins: Sequence[float] = (0.33, 0.5, 0.7, 0.8, 0.9, 0.95, 1.0001)
+) -> tuple[list[dict[str, Any]], float]:
     rows, ece = [], 0.0
     for low, high in zip(bins[:-1], bins[1:], strict=True):
         mask = (confidence >= low) & (confidence < high)
         if mask.any():
             gap = abs(float(confidence[mask].mean()) - float(correct[mask].mean()))
             ece += gap * mask.sum() / len(correct)
-            rows.append({"bin": f"{low:.2f}-{min(high, 1):.2f}", "n": int(mask.sum()),
-                         "mean_confidence": round(float(confidence[mask].mean()), 3),
-                         "accuracy": round(float(correct[mask].mean()), 3)})
+            rows.append(
+                {
+                    "bin": f"{low:.2f}-{min(high, 1):.2f}",
+                    "n": int(mask.sum()),
+                    "mean_confidence": round(float(confidence[mask].mean()), 3),
+                    "accuracy": round(float(correct[mask].mean()), 3),
+                }
+            )
     return rows, round(float(ece), 4)
 
 
@@ -67,9 +80,11 @@ def compare_learners(x: np.ndarray, emb: np.ndarray, y: np.ndarray, seed: int = 
     from sklearn.model_selection import StratifiedKFold
     from sklearn.neighbors import NearestCentroid
 
-    results: dict[str, list[float]] = {"logistic_regression_embeddings_plus_cues": [],
-                                       "logistic_regression_embeddings_only": [],
-                                       "nearest_centroid_embeddings": []}
+    results: dict[str, list[float]] = {
+        "logistic_regression_embeddings_plus_cues": [],
+        "logistic_regression_embeddings_only": [],
+        "nearest_centroid_embeddings": [],
+    }
     for train, test in StratifiedKFold(5, shuffle=True, random_state=seed).split(x, y):
         pred = _fit_logistic(x[train], y[train]).predict(x[test])
         results["logistic_regression_embeddings_plus_cues"].append(f1_score(y[test], pred, average="macro"))
@@ -108,16 +123,21 @@ def evaluate(embedder: Embedder, *, dev_path: Path | None, cache_dir: Path, repe
         "industries": len({e.industry for e in examples}),
         "regularisation_C": REGULARISATION_C,
         "cross_validation": {
-            "folds": 5, "repeats": repeats,
+            "folds": 5,
+            "repeats": repeats,
             "macro_f1_mean": round(float(np.mean([r["macro_f1"] for r in cv_runs])), 4),
             "macro_f1_min": round(float(np.min([r["macro_f1"] for r in cv_runs])), 4),
             "first_run": cv_runs[0],
         },
         "learners_compared_macro_f1": compare_learners(x, emb, y),
-        "calibration": {"temperature": round(temperature, 3), "expected_calibration_error": ece, "bins": table,
-                        "needs_review_threshold": threshold,
-                        "share_flagged_for_review": round(float((confidence < threshold).mean()), 3),
-                        "accuracy_above_threshold": round(float(correct[confidence >= threshold].mean()), 3)},
+        "calibration": {
+            "temperature": round(temperature, 3),
+            "expected_calibration_error": ece,
+            "bins": table,
+            "needs_review_threshold": threshold,
+            "share_flagged_for_review": round(float((confidence < threshold).mean()), 3),
+            "accuracy_above_threshold": round(float(correct[confidence >= threshold].mean()), 3),
+        },
     }
     if dev_path is not None and dev_path.exists():
         dev = load_dev_set(dev_path)
@@ -125,9 +145,14 @@ def evaluate(embedder: Embedder, *, dev_path: Path | None, cache_dir: Path, repe
         results = classifier.classify([d.text for d in dev])
         y_dev = np.array([KINDS.index(d.kind) for d in dev])
         pred = np.array([KINDS.index(r.kind) for r in results])
-        report["dev_set"] = {"path": str(dev_path), **_scores(y_dev, pred),
-                             "flagged_for_review": sum(r.needs_review for r in results),
-                             "errors": [{"text": d.text, "label": d.kind.value, "predicted": r.kind.value,
-                                         "confidence": round(r.confidence, 3)}
-                                        for d, r in zip(dev, results, strict=True) if r.kind != d.kind]}
+        report["dev_set"] = {
+            "path": str(dev_path),
+            **_scores(y_dev, pred),
+            "flagged_for_review": sum(r.needs_review for r in results),
+            "errors": [
+                {"text": d.text, "label": d.kind.value, "predicted": r.kind.value, "confidence": round(r.confidence, 3)}
+                for d, r in zip(dev, results, strict=True)
+                if r.kind != d.kind
+            ],
+        }
     return report

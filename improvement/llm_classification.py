@@ -34,8 +34,10 @@ class LLMClassifier:
         from assistant.prompts import CLASSIFY_EXAMPLES, CLASSIFY_SYSTEM
 
         examples = "\n".join(f"Problem: {t}\nKind: {k}" for t, k in CLASSIFY_EXAMPLES)
-        return [("system", f"{CLASSIFY_SYSTEM}\n\nExamples:\n{examples}"),
-                ("human", f"<problem>\n{text.replace('</problem>', '')}\n</problem>")]
+        return [
+            ("system", f"{CLASSIFY_SYSTEM}\n\nExamples:\n{examples}"),
+            ("human", f"<problem>\n{text.replace('</problem>', '')}\n</problem>"),
+        ]
 
     def classify(self, texts: Sequence[str]) -> list[Classification]:
         offline = self._fallback.classify(texts)
@@ -44,9 +46,19 @@ class LLMClassifier:
             decisions = structured.batch([self._messages(t) for t in texts])
         except Exception as error:  # provider down, timeout, malformed output: the offline answer stands
             log.warning("LLM classifier unavailable, using the offline classifier: %s", error)
-            return [Classification(c.kind, c.confidence, c.rationale + f" (The model {self.name[4:]} was "
-                                   "unavailable; this is the offline classifier's answer.)", c.needs_review,
-                                   c.probabilities, c.similar_examples, "offline") for c in offline]
+            return [
+                Classification(
+                    c.kind,
+                    c.confidence,
+                    c.rationale + f" (The model {self.name[4:]} was "
+                    "unavailable; this is the offline classifier's answer.)",
+                    c.needs_review,
+                    c.probabilities,
+                    c.similar_examples,
+                    "offline",
+                )
+                for c in offline
+            ]
         results = []
         for decision, fallback in zip(decisions, offline, strict=True):
             kind = Kind(decision.kind)
@@ -54,7 +66,15 @@ class LLMClassifier:
             disagree = kind != fallback.kind
             confidence = min(decision.confidence, 0.5) if disagree else decision.confidence
             note = f" The offline classifier says {fallback.kind.value}." if disagree else ""
-            results.append(Classification(kind, confidence, decision.rationale + note,
-                                          confidence < self._fallback.threshold or disagree,
-                                          fallback.probabilities, fallback.similar_examples, self.name))
+            results.append(
+                Classification(
+                    kind,
+                    confidence,
+                    decision.rationale + note,
+                    confidence < self._fallback.threshold or disagree,
+                    fallback.probabilities,
+                    fallback.similar_examples,
+                    self.name,
+                )
+            )
         return results

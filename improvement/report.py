@@ -13,20 +13,29 @@ from improvement.review import QuarterlyReview
 def _rows(items: list[ItemView]) -> str:
     return "".join(
         f"<tr><td>#{i.id}</td><td>{escape(i.title)}</td><td>{escape(i.kind)}</td><td>{escape(i.status)}</td>"
-        f"<td>{escape(i.owner or '-')}</td><td class=num>{i.value_at_risk:,.0f}</td></tr>" for i in items)
+        f"<td>{escape(i.owner or '-')}</td><td class=num>{i.value_at_risk:,.0f}</td></tr>"
+        for i in items
+    )
 
 
 def review_html(review: QuarterlyReview) -> str:
     kinds = "".join(
         f"<tr><td>{escape(k)}</td><td class=num>{n}</td><td class=num>{review.balance[k]:.0%}</td>"
-        f"<td class=num>{review.change_by_kind[k]:+d}</td><td class=num>{review.value_at_risk_by_kind[k]:,.0f}</td></tr>"
-        for k, n in review.counts_by_kind.items())
-    statuses = "".join(f"<tr><td>{escape(s)}</td><td class=num>{n}</td>"
-                       f"<td class=num>{review.value_at_risk_by_status[s]:,.0f}</td></tr>"
-                       for s, n in review.counts_by_status.items())
-    trend = "".join(f"<tr><td>{t['quarter']}</td><td class=num>{t['count_kaizen']}</td><td class=num>"
-                    f"{t['count_kaikaku']}</td><td class=num>{t['count_kakushin']}</td><td class=num>"
-                    f"{t['value_at_risk']:,.0f}</td></tr>" for t in review.trend)
+        f"<td class=num>{review.change_by_kind[k]:+d}</td>"
+        f"<td class=num>{review.value_at_risk_by_kind[k]:,.0f}</td></tr>"
+        for k, n in review.counts_by_kind.items()
+    )
+    statuses = "".join(
+        f"<tr><td>{escape(s)}</td><td class=num>{n}</td>"
+        f"<td class=num>{review.value_at_risk_by_status[s]:,.0f}</td></tr>"
+        for s, n in review.counts_by_status.items()
+    )
+    trend = "".join(
+        f"<tr><td>{t['quarter']}</td><td class=num>{t['count_kaizen']}</td><td class=num>"
+        f"{t['count_kaikaku']}</td><td class=num>{t['count_kakushin']}</td><td class=num>"
+        f"{t['value_at_risk']:,.0f}</td></tr>"
+        for t in review.trend
+    )
     done = "".join(f"<li><b>{escape(i.owner or 'unassigned')}</b>: {escape(i.title)}</li>" for i in review.done)
     head = "<tr><th>#</th><th>Title</th><th>Kind</th><th>Status</th><th>Owner</th><th>Value at risk</th></tr>"
     currency = escape("/".join(review.currencies) or "")
@@ -42,7 +51,7 @@ td,th{{border:1px solid #ccc;padding:.3rem .6rem;text-align:left}}.num{{text-ali
 <table><tr><th>Kind</th><th>Items</th><th>Share</th><th>Change vs {review.previous_quarter}</th>
 <th>Value at risk</th></tr>{kinds}</table>
 <h2>Status</h2><table><tr><th>Status</th><th>Items</th><th>Value at risk</th></tr>{statuses}</table>
-<h2>Done, and who did it</h2><ul>{done or '<li>Nothing done yet this quarter.</li>'}</ul>
+<h2>Done, and who did it</h2><ul>{done or "<li>Nothing done yet this quarter.</li>"}</ul>
 <h2>Top problems by value at risk</h2><table>{head}{_rows(review.top_by_value)}</table>
 <h2>Needs review</h2><table>{head}{_rows(review.needs_review)}</table>
 <h2>Trend, last eight quarters</h2><table><tr><th>Quarter</th><th>Kaizen</th><th>Kaikaku</th><th>Kakushin</th>
@@ -58,8 +67,14 @@ def review_csv(review: QuarterlyReview) -> str:
     for status, n in review.counts_by_status.items():
         writer.writerow(["status", status, n, review.value_at_risk_by_status[status]])
     for row in review.trend:
-        writer.writerow(["trend", row["quarter"], row["count_kaizen"] + row["count_kaikaku"] + row["count_kakushin"],
-                         row["value_at_risk"]])
+        writer.writerow(
+            [
+                "trend",
+                row["quarter"],
+                row["count_kaizen"] + row["count_kaikaku"] + row["count_kakushin"],
+                row["value_at_risk"],
+            ]
+        )
     for owner in review.owners:
         writer.writerow(["owner", owner["owner"], owner["items"], owner["value_at_risk"]])
     return out.getvalue()

@@ -64,14 +64,17 @@ def quarterly_review(session_factory: sessionmaker[Session], quarter: str, *, to
     statuses = [s.value for s in Status]
     with session_factory() as session:
         by_kind_status = repository.group_counts(session, by=("kind", "status"), quarters=[quarter])
-        trend_rows = repository.group_counts(session, by=("quarter", "kind"),
-                                             quarters=domain.quarters_back(quarter, TREND_QUARTERS))
+        trend_rows = repository.group_counts(
+            session, by=("quarter", "kind"), quarters=domain.quarters_back(quarter, TREND_QUARTERS)
+        )
         flt = ItemFilter(quarters=[quarter])
         needs_review_count = repository.count_improvements(session, ItemFilter(quarters=[quarter], needs_review=True))
-        needs_review = repository.list_improvements(session, ItemFilter(quarters=[quarter], needs_review=True),
-                                                    sort="priority", limit=top)
-        done = repository.list_improvements(session, ItemFilter(quarters=[quarter], statuses=["done"]),
-                                            sort="value_at_risk", limit=top)
+        needs_review = repository.list_improvements(
+            session, ItemFilter(quarters=[quarter], needs_review=True), sort="priority", limit=top
+        )
+        done = repository.list_improvements(
+            session, ItemFilter(quarters=[quarter], statuses=["done"]), sort="value_at_risk", limit=top
+        )
         top_rows = repository.list_improvements(session, flt, sort="value_at_risk", limit=top)
         owners = repository.owner_counts(session, quarter=quarter)
         currencies = repository.currencies(session, quarters=[quarter])
@@ -87,18 +90,32 @@ def quarterly_review(session_factory: sessionmaker[Session], quarter: str, *, to
     trend = []
     for q in domain.quarters_back(quarter, TREND_QUARTERS):
         rows = [r for r in trend_rows if r["quarter"] == q]
-        trend.append({"quarter": q, **{f"count_{k}": _by(rows, "kind", "count", kinds)[k] for k in kinds},
-                      "value_at_risk": round(sum(r["value_at_risk"] for r in rows), 2)})
+        trend.append(
+            {
+                "quarter": q,
+                **{f"count_{k}": _by(rows, "kind", "count", kinds)[k] for k in kinds},
+                "value_at_risk": round(sum(r["value_at_risk"] for r in rows), 2),
+            }
+        )
     return QuarterlyReview(
-        quarter=quarter, previous_quarter=previous, total_items=total,
-        counts_by_kind=counts_by_kind, counts_by_status=counts_by_status,
-        value_at_risk_by_kind=value_by_kind, value_at_risk_by_status=value_by_status,
+        quarter=quarter,
+        previous_quarter=previous,
+        total_items=total,
+        counts_by_kind=counts_by_kind,
+        counts_by_status=counts_by_status,
+        value_at_risk_by_kind=value_by_kind,
+        value_at_risk_by_status=value_by_status,
         value_at_risk_total=round(sum(value_by_kind.values()), 2),
         customers_affected_total=sum(r["customers_affected"] for r in by_kind_status),
         balance={k: round(counts_by_kind[k] / total, 4) if total else 0.0 for k in kinds},
         previous_counts_by_kind=previous_counts,
         change_by_kind={k: counts_by_kind[k] - previous_counts[k] for k in kinds},
         previous_value_at_risk_total=round(sum(r["value_at_risk"] for r in previous_rows), 2),
-        currencies=currencies, needs_review_count=needs_review_count,
-        needs_review=views[0], done=views[1], top_by_value=views[2], owners=owners, trend=trend,
+        currencies=currencies,
+        needs_review_count=needs_review_count,
+        needs_review=views[0],
+        done=views[1],
+        top_by_value=views[2],
+        owners=owners,
+        trend=trend,
     )

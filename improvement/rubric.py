@@ -15,31 +15,77 @@ _NUMBER = r"(?:two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|severa
 
 CUES: dict[Kind, list[tuple[str, str]]] = {
     Kind.KAIZEN: [
-        ("wrong or missing information", r"\b(wrong|out of date|outdated|incorrect|missing|no longer exists?|deleted|typo|old (address|name|number))\b"),
-        ("a missing notification or reminder", r"\b(not (told|notified|warned|reminded)|aren't told|isn't told|no (confirmation|reminder|update|notification|warning)|doesn't (say|mention|show|tell|explain)|don't (say|mention|show|tell|explain)|reminder|notify|notification)\b"),
-        ("a confusing message", r"\b(confusing|doesn't explain|without explaining|nobody explains|unclear|tells users nothing|jargon|error message|code \d+)\b"),
-        ("a small defect", r"\b(bug|cut off|freezes?|rejects?|fails? if|doesn't accept|logs? (customers )?out|forgets|lags|too small|9-point)\b"),
-        ("one screen, letter or message", r"\b(email|sms|text message|letter|form|page|button|screen|receipt|label|kiosk|widget|field)\b"),
+        (
+            "wrong or missing information",
+            r"\b(wrong|out of date|outdated|incorrect|missing|no longer exists?|deleted|typo|old (address|name|number))\b",
+        ),
+        (
+            "a missing notification or reminder",
+            r"\b(not (told|notified|warned|reminded)|aren't told|isn't told|no (confirmation|reminder|update|notification|warning)|doesn't (say|mention|show|tell|explain)|don't (say|mention|show|tell|explain)|reminder|notify|notification)\b",
+        ),
+        (
+            "a confusing message",
+            r"\b(confusing|doesn't explain|without explaining|nobody explains|unclear|tells users nothing|jargon|error message|code \d+)\b",
+        ),
+        (
+            "a small defect",
+            r"\b(bug|cut off|freezes?|rejects?|fails? if|doesn't accept|logs? (customers )?out|forgets|lags|too small|9-point)\b",
+        ),
+        (
+            "one screen, letter or message",
+            r"\b(email|sms|text message|letter|form|page|button|screen|receipt|label|kiosk|widget|field)\b",
+        ),
     ],
     Kind.KAIKAKU: [
-        ("several departments or parties", rf"\b({_NUMBER} (departments|teams|agencies|authorities|offices|systems|platforms|directors|parties|companies|operators|queues|committees)|each with (their|its) own|separate(ly)? (teams|systems|departments|queues|processes)|different departments)\b"),
-        ("many hand-offs", r"\b(hand-?offs?|passed between|bounces? between|goes? through|passes through|in turn|one after another|in sequence|sent between|chase|chasing)\b"),
+        (
+            "several departments or parties",
+            rf"\b({_NUMBER} (departments|teams|agencies|authorities|offices|systems|platforms|directors|parties|companies|operators|queues|committees)|each with (their|its) own|separate(ly)? (teams|systems|departments|queues|processes)|different departments)\b",
+        ),
+        (
+            "many hand-offs",
+            r"\b(hand-?offs?|passed between|bounces? between|goes? through|passes through|in turn|one after another|in sequence|sent between|chase|chasing)\b",
+        ),
         ("weeks or months of lead time", rf"\b({_NUMBER} (weeks|months)|weeks|months|a month|a year)\b"),
-        ("incentives or KPIs that work against customers", r"\b(incentives?|commission|targets?|kpis?|rewarded|measured on|judged on|paid on|bonus)\b"),
-        ("paper, approvals and decision rights", r"\b(paper|wet signatures?|faxed|approval|sign-?off|committee|re-typed|original documents|centrally)\b"),
-        ("the organisation itself", r"\b(organisation|mergers?|silos?|report to different|nobody owns|no single place|end to end|whole journey)\b"),
+        (
+            "incentives or KPIs that work against customers",
+            r"\b(incentives?|commission|targets?|kpis?|rewarded|measured on|judged on|paid on|bonus)\b",
+        ),
+        (
+            "paper, approvals and decision rights",
+            r"\b(paper|wet signatures?|faxed|approval|sign-?off|committee|re-typed|original documents|centrally)\b",
+        ),
+        (
+            "the organisation itself",
+            r"\b(organisation|mergers?|silos?|report to different|nobody owns|no single place|end to end|whole journey)\b",
+        ),
     ],
     Kind.KAKUSHIN: [
-        ("a customer job nobody serves", r"\b(want|wants|wish|would (rather|like|love|pay)|ask (for|whether)|nobody offers|no support|no idea|struggle|worry|worries|dread|hate)\b"),
-        ("a new business model", r"\b(pay(ing)? (for|per|by)|per use|subscription|by the (cubic metre|hour|mile)|rent|instead of (buying|owning)|own(ing)? one|included)\b"),
-        ("prediction and prevention", r"\b(before (it|they|the|a)|prevent|predict|a week before|warn them|detected|in the moment|automatically|never (stop|think))\b"),
-        ("a new channel or experience", r"\b(at home|by video|any hour|at night|on their (phone|commute)|one place|one booking|one package|personalised|in minutes|door to|front door)\b"),
-        ("an idea borrowed from another industry", r"\b(other industries|the way they|as easily as|like (a|an|the) \w+|from another industry)\b"),
+        (
+            "a customer job nobody serves",
+            r"\b(want|wants|wish|would (rather|like|love|pay)|ask (for|whether)|nobody offers|no support|no idea|struggle|worry|worries|dread|hate)\b",
+        ),
+        (
+            "a new business model",
+            r"\b(pay(ing)? (for|per|by)|per use|subscription|by the (cubic metre|hour|mile)|rent|instead of (buying|owning)|own(ing)? one|included)\b",
+        ),
+        (
+            "prediction and prevention",
+            r"\b(before (it|they|the|a)|prevent|predict|a week before|warn them|detected|in the moment|automatically|never (stop|think))\b",
+        ),
+        (
+            "a new channel or experience",
+            r"\b(at home|by video|any hour|at night|on their (phone|commute)|one place|one booking|one package|personalised|in minutes|door to|front door)\b",
+        ),
+        (
+            "an idea borrowed from another industry",
+            r"\b(other industries|the way they|as easily as|like (a|an|the) \w+|from another industry)\b",
+        ),
     ],
 }
 
-_COMPILED = {kind: [(label, re.compile(pattern, re.IGNORECASE)) for label, pattern in cues]
-             for kind, cues in CUES.items()}
+_COMPILED = {
+    kind: [(label, re.compile(pattern, re.IGNORECASE)) for label, pattern in cues] for kind, cues in CUES.items()
+}
 
 
 @dataclass(frozen=True)

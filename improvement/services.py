@@ -62,22 +62,47 @@ def _aware(moment: datetime) -> datetime:
 
 def item_view(row: Improvement) -> ItemView:
     return ItemView(
-        id=row.id, title=row.title, text=row.description, kind=row.kind, status=row.status, quarter=row.quarter,
-        owner=row.owner, confidence=round(row.confidence, 4), needs_review=row.needs_review,
-        kind_decided_by=row.kind_decided_by, kind_decided_by_name=row.kind_decided_by_name,
-        value_at_risk=float(row.value_at_risk or 0), currency=row.currency,
-        customers_affected=row.customers_affected, report_count=row.report_count, priority=row.priority,
-        effort=row.effort, impact=row.impact, created_at=_aware(row.created_at),
-        updated_at=_aware(row.updated_at), version=row.version, merged_into_id=row.merged_into_id,
+        id=row.id,
+        title=row.title,
+        text=row.description,
+        kind=row.kind,
+        status=row.status,
+        quarter=row.quarter,
+        owner=row.owner,
+        confidence=round(row.confidence, 4),
+        needs_review=row.needs_review,
+        kind_decided_by=row.kind_decided_by,
+        kind_decided_by_name=row.kind_decided_by_name,
+        value_at_risk=float(row.value_at_risk or 0),
+        currency=row.currency,
+        customers_affected=row.customers_affected,
+        report_count=row.report_count,
+        priority=row.priority,
+        effort=row.effort,
+        impact=row.impact,
+        created_at=_aware(row.created_at),
+        updated_at=_aware(row.updated_at),
+        version=row.version,
+        merged_into_id=row.merged_into_id,
     )
 
 
 def problem_view(row: Problem) -> ProblemView:
     return ProblemView(
-        id=row.id, improvement_id=row.improvement_id, title=row.title, description=row.description,
-        customer_story=row.customer_story, touchpoint=row.touchpoint, segment=row.segment, industry=row.industry,
-        customers_affected=row.customers_affected, value_at_risk=float(row.value_at_risk or 0),
-        currency=row.currency, evidence=row.evidence, root_cause=row.root_cause, reporter=row.reporter,
+        id=row.id,
+        improvement_id=row.improvement_id,
+        title=row.title,
+        description=row.description,
+        customer_story=row.customer_story,
+        touchpoint=row.touchpoint,
+        segment=row.segment,
+        industry=row.industry,
+        customers_affected=row.customers_affected,
+        value_at_risk=float(row.value_at_risk or 0),
+        currency=row.currency,
+        evidence=row.evidence,
+        root_cause=row.root_cause,
+        reporter=row.reporter,
         created_at=_aware(row.created_at),
     )
 
@@ -95,9 +120,12 @@ def _recompute_totals(item: Improvement, problems: Iterable[Problem]) -> None:
 
 
 def _reprioritise(item: Improvement) -> None:
-    item.priority = domain.priority_score(value_at_risk=float(item.value_at_risk or 0),
-                                          customers_affected=item.customers_affected or 0,
-                                          impact=item.impact or 3, effort=item.effort or 3)
+    item.priority = domain.priority_score(
+        value_at_risk=float(item.value_at_risk or 0),
+        customers_affected=item.customers_affected or 0,
+        impact=item.impact or 3,
+        effort=item.effort or 3,
+    )
 
 
 def _as_text(value: Any) -> str | None:
@@ -109,9 +137,14 @@ def _as_text(value: Any) -> str | None:
 
 
 class BacklogService:
-    def __init__(self, session_factory: sessionmaker[Session], *,
-                 classifier_provider: Callable[[], Classifier] | None = None,
-                 problem_index: ProblemIndex | None = None, suggester: Suggester | None = None) -> None:
+    def __init__(
+        self,
+        session_factory: sessionmaker[Session],
+        *,
+        classifier_provider: Callable[[], Classifier] | None = None,
+        problem_index: ProblemIndex | None = None,
+        suggester: Suggester | None = None,
+    ) -> None:
         self._sessions = session_factory
         self._classifier_provider = classifier_provider
         self._index = problem_index
@@ -127,9 +160,14 @@ class BacklogService:
         return self.classifier().classify(list(texts))
 
     # Logging problems ---------------------------------------------------------------------------
-    def log_problem(self, raw: Mapping[str, Any] | NewProblem, *, actor: str,
-                    classification: domain.Classification | None = None,
-                    now: datetime | None = None) -> LoggedProblem:
+    def log_problem(
+        self,
+        raw: Mapping[str, Any] | NewProblem,
+        *,
+        actor: str,
+        classification: domain.Classification | None = None,
+        now: datetime | None = None,
+    ) -> LoggedProblem:
         """Validate, classify, save the problem and its backlog item, then find similar problems."""
         new = raw if isinstance(raw, NewProblem) else validate_problem(raw)
         actor = domain.clean_text(actor, field="actor", required=False, limit=domain.MAX_SHORT) or "anonymous"
@@ -142,43 +180,82 @@ class BacklogService:
             problem_id, item_id = self._insert(session, new, classification, suggestions, actor=actor, now=now)
         warnings = self._index_problems([(problem_id, item_id, new.title, new.text)])
         return LoggedProblem(
-            problem_id=problem_id, improvement_id=item_id, kind=new.kind or classification.kind.value,
+            problem_id=problem_id,
+            improvement_id=item_id,
+            kind=new.kind or classification.kind.value,
             confidence=classification.confidence,
-            needs_review=classification.needs_review and not new.kind, rationale=classification.rationale,
-            similar=[s for s in similar if s.problem_id != problem_id], suggestions=suggestions,
+            needs_review=classification.needs_review and not new.kind,
+            rationale=classification.rationale,
+            similar=[s for s in similar if s.problem_id != problem_id],
+            suggestions=suggestions,
             warnings=warnings,
         )
 
-    def _insert(self, session: Session, new: NewProblem, classification: domain.Classification,
-                suggestions: Suggestions, *, actor: str, now: datetime) -> tuple[int, int]:
+    def _insert(
+        self,
+        session: Session,
+        new: NewProblem,
+        classification: domain.Classification,
+        suggestions: Suggestions,
+        *,
+        actor: str,
+        now: datetime,
+    ) -> tuple[int, int]:
         person_decided = bool(new.kind)
         item = Improvement(
-            title=new.title, description=new.description,
+            title=new.title,
+            description=new.description,
             kind=new.kind or classification.kind.value,
             kind_decided_by=DecidedBy.PERSON.value if person_decided else DecidedBy.MODEL.value,
             kind_decided_by_name=actor if person_decided else classification.classifier,
-            kind_decided_at=now, classifier=classification.classifier,
-            confidence=classification.confidence, rationale=classification.rationale,
+            kind_decided_at=now,
+            classifier=classification.classifier,
+            confidence=classification.confidence,
+            rationale=classification.rationale,
             needs_review=classification.needs_review and not person_decided,
-            proposed_fix=suggestions.proposed_fix, proactive_action=suggestions.proactive_action,
-            cross_industry_idea=suggestions.cross_industry_idea, owner=new.owner,
-            status=new.status or Status.NEW.value, quarter=new.quarter or domain.quarter_of(now),
-            currency=new.currency, created_at=now, updated_at=now, effort=3, impact=3,
+            proposed_fix=suggestions.proposed_fix,
+            proactive_action=suggestions.proactive_action,
+            cross_industry_idea=suggestions.cross_industry_idea,
+            owner=new.owner,
+            status=new.status or Status.NEW.value,
+            quarter=new.quarter or domain.quarter_of(now),
+            currency=new.currency,
+            created_at=now,
+            updated_at=now,
+            effort=3,
+            impact=3,
         )
         if item.status == Status.DONE.value:
             item.done_at = now
         problem = Problem(
-            title=new.title, description=new.description, customer_story=new.customer_story,
-            touchpoint=new.touchpoint, segment=new.segment, industry=new.industry,
-            customers_affected=new.customers_affected, value_at_risk=new.value_at_risk, currency=new.currency,
-            evidence=new.evidence, root_cause=new.root_cause, reporter=new.reporter or actor, created_at=now,
+            title=new.title,
+            description=new.description,
+            customer_story=new.customer_story,
+            touchpoint=new.touchpoint,
+            segment=new.segment,
+            industry=new.industry,
+            customers_affected=new.customers_affected,
+            value_at_risk=new.value_at_risk,
+            currency=new.currency,
+            evidence=new.evidence,
+            root_cause=new.root_cause,
+            reporter=new.reporter or actor,
+            created_at=now,
         )
         item.problems.append(problem)
         _recompute_totals(item, [problem])
         session.add(item)
         session.flush()
-        session.add(Change(improvement_id=item.id, changed_at=now, changed_by=actor, field="created",
-                           old_value=None, new_value=f"{item.kind} ({item.kind_decided_by})"))
+        session.add(
+            Change(
+                improvement_id=item.id,
+                changed_at=now,
+                changed_by=actor,
+                field="created",
+                old_value=None,
+                new_value=f"{item.kind} ({item.kind_decided_by})",
+            )
+        )
         return problem.id, item.id
 
     def _suggest(self, text: str, kind: Kind) -> Suggestions:
@@ -208,19 +285,34 @@ class BacklogService:
         except Exception as error:
             log.warning("similar problems unavailable: %s", error)
             return []
-        found = [SimilarProblem(problem_id=pid, improvement_id=iid, title=title, similarity=round(sim, 3))
-                 for pid, iid, title, sim in hits if sim >= min_similarity]
+        found = [
+            SimilarProblem(problem_id=pid, improvement_id=iid, title=title, similarity=round(sim, 3))
+            for pid, iid, title, sim in hits
+            if sim >= min_similarity
+        ]
         if not found:
             return []
         # The index may lag SQL after a merge: point each hit at the item that holds it now.
         with self._sessions() as session:
-            current = {p.id: p.improvement_id for p in repository.problems_by_ids(session, [f.problem_id for f in found])}
-        return [SimilarProblem(f.problem_id, current[f.problem_id], f.title, f.similarity)
-                for f in found if f.problem_id in current]
+            current = {
+                p.id: p.improvement_id for p in repository.problems_by_ids(session, [f.problem_id for f in found])
+            }
+        return [
+            SimilarProblem(f.problem_id, current[f.problem_id], f.title, f.similarity)
+            for f in found
+            if f.problem_id in current
+        ]
 
     # Reading ------------------------------------------------------------------------------------
-    def list_items(self, flt: ItemFilter | None = None, *, sort: str = "priority", limit: int = 50,
-                   offset: int = 0, with_total: bool = True) -> Page:
+    def list_items(
+        self,
+        flt: ItemFilter | None = None,
+        *,
+        sort: str = "priority",
+        limit: int = 50,
+        offset: int = 0,
+        with_total: bool = True,
+    ) -> Page:
         if sort not in repository.SORTS:
             raise DomainError(f"unknown sort {sort!r}: use one of {', '.join(repository.SORTS)}", field="sort")
         if not 1 <= limit <= MAX_PAGE:
@@ -239,14 +331,21 @@ class BacklogService:
             if row is None:
                 raise NotFound(f"no backlog item with id {improvement_id}", field="id")
             return ItemDetail(
-                item=item_view(row), rationale=row.rationale, classifier=row.classifier,
+                item=item_view(row),
+                rationale=row.rationale,
+                classifier=row.classifier,
                 kind_decided_at=_aware(row.kind_decided_at) if row.kind_decided_at else None,
-                proposed_fix=row.proposed_fix, proactive_action=row.proactive_action,
-                cross_industry_idea=row.cross_industry_idea, target=row.target, outcome=row.outcome,
+                proposed_fix=row.proposed_fix,
+                proactive_action=row.proactive_action,
+                cross_industry_idea=row.cross_industry_idea,
+                target=row.target,
+                outcome=row.outcome,
                 done_at=_aware(row.done_at) if row.done_at else None,
                 problems=[problem_view(p) for p in row.problems],
-                history=[ChangeView(_aware(c.changed_at), c.changed_by, c.field, c.old_value, c.new_value)
-                         for c in repository.history(session, improvement_id)],
+                history=[
+                    ChangeView(_aware(c.changed_at), c.changed_by, c.field, c.old_value, c.new_value)
+                    for c in repository.history(session, improvement_id)
+                ],
             )
 
     def get_problem(self, problem_id: int) -> ProblemView:
@@ -268,16 +367,24 @@ class BacklogService:
         if row is None:
             raise NotFound(f"no backlog item with id {improvement_id}", field="id")
         if row.merged_into_id is not None:
-            raise DomainError(f"item {improvement_id} was merged into item {row.merged_into_id}; edit that one",
-                              field="id")
+            raise DomainError(
+                f"item {improvement_id} was merged into item {row.merged_into_id}; edit that one", field="id"
+            )
         if expected_version is not None and row.version != expected_version:
             raise StaleEdit(
                 f"item {improvement_id} was changed by someone else since you opened it (version {row.version}, "
-                f"you had {expected_version}); reload it and apply your change again", field="version")
+                f"you had {expected_version}); reload it and apply your change again",
+                field="version",
+            )
         return row
 
-    def _commit_edit(self, improvement_id: int, expected_version: int | None, actor: str,
-                     apply: Callable[[Session, Improvement, datetime], list[tuple[str, Any, Any]]]) -> ItemView:
+    def _commit_edit(
+        self,
+        improvement_id: int,
+        expected_version: int | None,
+        actor: str,
+        apply: Callable[[Session, Improvement, datetime], list[tuple[str, Any, Any]]],
+    ) -> ItemView:
         actor = domain.clean_text(actor, field="actor", required=False, limit=domain.MAX_SHORT) or "anonymous"
         try:
             with self._sessions.begin() as session:
@@ -286,18 +393,30 @@ class BacklogService:
                 changed = apply(session, row, now)
                 if changed:
                     row.updated_at = now
-                    session.add_all(Change(improvement_id=row.id, changed_at=now, changed_by=actor, field=name,
-                                           old_value=_as_text(old), new_value=_as_text(new))
-                                    for name, old, new in changed)
+                    session.add_all(
+                        Change(
+                            improvement_id=row.id,
+                            changed_at=now,
+                            changed_by=actor,
+                            field=name,
+                            old_value=_as_text(old),
+                            new_value=_as_text(new),
+                        )
+                        for name, old, new in changed
+                    )
                 session.flush()
                 return item_view(row)
         except StaleDataError:
             # Another writer committed between our read and our UPDATE ... WHERE version = ?
-            raise StaleEdit(f"item {improvement_id} was changed by someone else while you saved; reload it and "
-                            "apply your change again", field="version") from None
+            raise StaleEdit(
+                f"item {improvement_id} was changed by someone else while you saved; reload it and "
+                "apply your change again",
+                field="version",
+            ) from None
 
-    def edit_item(self, improvement_id: int, changes: Mapping[str, Any], *, actor: str,
-                  expected_version: int | None = None) -> ItemView:
+    def edit_item(
+        self, improvement_id: int, changes: Mapping[str, Any], *, actor: str, expected_version: int | None = None
+    ) -> ItemView:
         values = validate_edit(changes)
 
         def apply(_session: Session, row: Improvement, _now: datetime) -> list[tuple[str, Any, Any]]:
@@ -313,8 +432,15 @@ class BacklogService:
 
         return self._commit_edit(improvement_id, expected_version, actor, apply)
 
-    def change_status(self, improvement_id: int, status: str, *, actor: str, expected_version: int | None = None,
-                      outcome: str | None = None) -> ItemView:
+    def change_status(
+        self,
+        improvement_id: int,
+        status: str,
+        *,
+        actor: str,
+        expected_version: int | None = None,
+        outcome: str | None = None,
+    ) -> ItemView:
         new = domain.parse_status(status)
         outcome_text = domain.clean_text(outcome, field="outcome", required=False) if outcome is not None else None
 
@@ -326,8 +452,12 @@ class BacklogService:
                 changed.append(("outcome", row.outcome, outcome_text))
                 row.outcome = outcome_text
             if new == Status.DONE and not row.outcome:
-                raise ValidationFailed({"outcome": "record the outcome (what changed, measured against the target) "
-                                                   "before marking the item done"})
+                raise ValidationFailed(
+                    {
+                        "outcome": "record the outcome (what changed, measured against the target) "
+                        "before marking the item done"
+                    }
+                )
             if new != current:
                 changed.append(("status", row.status, new.value))
                 row.status = new.value
@@ -336,8 +466,9 @@ class BacklogService:
 
         return self._commit_edit(improvement_id, expected_version, actor, apply)
 
-    def override_kind(self, improvement_id: int, kind: str, *, actor: str,
-                      expected_version: int | None = None) -> ItemView:
+    def override_kind(
+        self, improvement_id: int, kind: str, *, actor: str, expected_version: int | None = None
+    ) -> ItemView:
         """A person's decision: always wins, recorded with who and when, clears 'needs review'."""
         new = domain.parse_kind(kind)
 
@@ -372,8 +503,16 @@ class BacklogService:
                     moved.append((problem.id, target.id, problem.title, _text_of(problem)))
                 source.merged_into_id = target.id
                 source.updated_at = now
-                session.add(Change(improvement_id=source.id, changed_at=now, changed_by=actor, field="merged_into",
-                                   old_value=None, new_value=str(target.id)))
+                session.add(
+                    Change(
+                        improvement_id=source.id,
+                        changed_at=now,
+                        changed_by=actor,
+                        field="merged_into",
+                        old_value=None,
+                        new_value=str(target.id),
+                    )
+                )
                 changed.append(("merged", None, f"item {source.id} ({source.report_count} report(s))"))
             session.flush()
             session.expire(target, ["problems"])
@@ -384,8 +523,15 @@ class BacklogService:
         self._index_problems(moved)
         return view
 
-    def bulk_change(self, improvement_ids: Sequence[int], *, actor: str, status: str | None = None,
-                    owner: str | None = None, quarter: str | None = None) -> int:
+    def bulk_change(
+        self,
+        improvement_ids: Sequence[int],
+        *,
+        actor: str,
+        status: str | None = None,
+        owner: str | None = None,
+        quarter: str | None = None,
+    ) -> int:
         """Apply one change to many items, all or nothing; each status move must be allowed."""
         edits = {k: v for k, v in {"owner": owner, "quarter": quarter}.items() if v is not None}
         values = validate_edit(edits)
@@ -408,6 +554,15 @@ class BacklogService:
                         setattr(row, name, value)
                 if changes:
                     row.updated_at = now
-                    session.add_all(Change(improvement_id=row.id, changed_at=now, changed_by=actor, field=n,
-                                           old_value=_as_text(o), new_value=_as_text(v)) for n, o, v in changes)
+                    session.add_all(
+                        Change(
+                            improvement_id=row.id,
+                            changed_at=now,
+                            changed_by=actor,
+                            field=n,
+                            old_value=_as_text(o),
+                            new_value=_as_text(v),
+                        )
+                        for n, o, v in changes
+                    )
         return len(improvement_ids)

@@ -27,12 +27,42 @@ from improvement.validation import NewProblem, ValidationFailed, validate_proble
 MAX_IMPORT_BYTES = 50 * 1024 * 1024
 MAX_IMPORT_ROWS = 200_000
 
-ITEM_FIELDS = ["item_ref", "item_title", "kind", "kind_decided_by", "kind_decided_by_name", "confidence",
-               "needs_review", "rationale", "status", "quarter", "owner", "effort", "impact", "proposed_fix",
-               "proactive_action", "cross_industry_idea", "target", "outcome", "item_created_at"]
-PROBLEM_FIELDS = ["title", "description", "customer_story", "touchpoint", "segment", "industry",
-                  "customers_affected", "value_at_risk", "currency", "evidence", "root_cause", "reporter",
-                  "created_at"]
+ITEM_FIELDS = [
+    "item_ref",
+    "item_title",
+    "kind",
+    "kind_decided_by",
+    "kind_decided_by_name",
+    "confidence",
+    "needs_review",
+    "rationale",
+    "status",
+    "quarter",
+    "owner",
+    "effort",
+    "impact",
+    "proposed_fix",
+    "proactive_action",
+    "cross_industry_idea",
+    "target",
+    "outcome",
+    "item_created_at",
+]
+PROBLEM_FIELDS = [
+    "title",
+    "description",
+    "customer_story",
+    "touchpoint",
+    "segment",
+    "industry",
+    "customers_affected",
+    "value_at_risk",
+    "currency",
+    "evidence",
+    "root_cause",
+    "reporter",
+    "created_at",
+]
 COLUMNS = ITEM_FIELDS + PROBLEM_FIELDS
 
 
@@ -54,28 +84,51 @@ def export_rows(session_factory: sessionmaker[Session], batch: int = 2000) -> It
     last_id = 0
     with session_factory() as session:
         while True:
-            items = list(session.scalars(
-                select(Improvement).where(Improvement.merged_into_id.is_(None), Improvement.id > last_id)
-                .order_by(Improvement.id).limit(batch).options(selectinload(Improvement.problems))))
+            items = list(
+                session.scalars(
+                    select(Improvement)
+                    .where(Improvement.merged_into_id.is_(None), Improvement.id > last_id)
+                    .order_by(Improvement.id)
+                    .limit(batch)
+                    .options(selectinload(Improvement.problems))
+                )
+            )
             if not items:
                 return
             for item in items:
                 for problem in item.problems:
                     yield {
-                        "item_ref": item.id, "item_title": item.title, "kind": item.kind,
-                        "kind_decided_by": item.kind_decided_by, "kind_decided_by_name": item.kind_decided_by_name or "",
-                        "confidence": round(item.confidence, 4), "needs_review": item.needs_review,
-                        "rationale": item.rationale, "status": item.status, "quarter": item.quarter,
-                        "owner": item.owner or "", "effort": item.effort, "impact": item.impact,
-                        "proposed_fix": item.proposed_fix, "proactive_action": item.proactive_action,
-                        "cross_industry_idea": item.cross_industry_idea, "target": item.target,
-                        "outcome": item.outcome, "item_created_at": _iso(item.created_at),
-                        "title": problem.title, "description": problem.description,
-                        "customer_story": problem.customer_story, "touchpoint": problem.touchpoint,
-                        "segment": problem.segment, "industry": problem.industry,
+                        "item_ref": item.id,
+                        "item_title": item.title,
+                        "kind": item.kind,
+                        "kind_decided_by": item.kind_decided_by,
+                        "kind_decided_by_name": item.kind_decided_by_name or "",
+                        "confidence": round(item.confidence, 4),
+                        "needs_review": item.needs_review,
+                        "rationale": item.rationale,
+                        "status": item.status,
+                        "quarter": item.quarter,
+                        "owner": item.owner or "",
+                        "effort": item.effort,
+                        "impact": item.impact,
+                        "proposed_fix": item.proposed_fix,
+                        "proactive_action": item.proactive_action,
+                        "cross_industry_idea": item.cross_industry_idea,
+                        "target": item.target,
+                        "outcome": item.outcome,
+                        "item_created_at": _iso(item.created_at),
+                        "title": problem.title,
+                        "description": problem.description,
+                        "customer_story": problem.customer_story,
+                        "touchpoint": problem.touchpoint,
+                        "segment": problem.segment,
+                        "industry": problem.industry,
                         "customers_affected": problem.customers_affected,
-                        "value_at_risk": float(problem.value_at_risk or 0), "currency": problem.currency,
-                        "evidence": problem.evidence, "root_cause": problem.root_cause, "reporter": problem.reporter,
+                        "value_at_risk": float(problem.value_at_risk or 0),
+                        "currency": problem.currency,
+                        "evidence": problem.evidence,
+                        "root_cause": problem.root_cause,
+                        "reporter": problem.reporter,
                         "created_at": _iso(problem.created_at),
                     }
             last_id = items[-1].id
@@ -109,8 +162,9 @@ def decode(data: bytes, name: str) -> str:
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as error:
-        raise DomainError(f"{name} is not UTF-8 text (bad byte at offset {error.start}); save it as UTF-8 and "
-                          "try again") from None
+        raise DomainError(
+            f"{name} is not UTF-8 text (bad byte at offset {error.start}); save it as UTF-8 and try again"
+        ) from None
 
 
 def parse_rows(text: str, fmt: str) -> list[dict[str, Any]]:
@@ -195,8 +249,16 @@ def _plan(rows: Sequence[dict[str, Any]]) -> tuple[list[_Planned], list[str]]:
                 if flag not in ("true", "false", "1", "0", "yes", "no"):
                     raise DomainError("needs_review must be true or false", field="needs_review")
                 item_extra["needs_review"] = flag in ("true", "1", "yes")
-            for name in ("item_title", "kind_decided_by_name", "rationale", "proposed_fix", "proactive_action",
-                         "cross_industry_idea", "target", "outcome"):
+            for name in (
+                "item_title",
+                "kind_decided_by_name",
+                "rationale",
+                "proposed_fix",
+                "proactive_action",
+                "cross_industry_idea",
+                "target",
+                "outcome",
+            ):
                 if row.get(name) not in (None, ""):
                     limit = domain.MAX_TITLE if name == "item_title" else domain.MAX_TEXT
                     item_extra[name] = domain.clean_text(row[name], field=name, required=False, limit=limit)
@@ -213,8 +275,9 @@ def _plan(rows: Sequence[dict[str, Any]]) -> tuple[list[_Planned], list[str]]:
     return list(planned.values()), errors
 
 
-def import_rows(service: BacklogService, session_factory: sessionmaker[Session], rows: Sequence[dict[str, Any]],
-                *, actor: str) -> dict[str, int]:
+def import_rows(
+    service: BacklogService, session_factory: sessionmaker[Session], rows: Sequence[dict[str, Any]], *, actor: str
+) -> dict[str, int]:
     if not rows:
         raise DomainError("the file holds no rows to import")
     if len(rows) > MAX_IMPORT_ROWS:
@@ -235,40 +298,71 @@ def import_rows(service: BacklogService, session_factory: sessionmaker[Session],
             result = by_ref.get(plan.ref)
             created = extra.get("item_created_at") or plan.problems[0][2] or now
             item = Improvement(
-                title=extra.get("item_title", first.title), description=first.description,
+                title=extra.get("item_title", first.title),
+                description=first.description,
                 kind=first.kind or (result.kind.value if result else "kaizen"),
                 kind_decided_by=extra.get("kind_decided_by", "person" if first.kind and not result else "model"),
-                kind_decided_by_name=extra.get("kind_decided_by_name", actor if first.kind else
-                                               (result.classifier if result else "")),
-                kind_decided_at=created, classifier=result.classifier if result else "import",
+                kind_decided_by_name=extra.get(
+                    "kind_decided_by_name", actor if first.kind else (result.classifier if result else "")
+                ),
+                kind_decided_at=created,
+                classifier=result.classifier if result else "import",
                 confidence=extra.get("confidence", result.confidence if result else 1.0),
                 rationale=extra.get("rationale", result.rationale if result else "Kind given in the imported file."),
                 needs_review=extra.get("needs_review", result.needs_review if result else False),
-                proposed_fix=extra.get("proposed_fix", ""), proactive_action=extra.get("proactive_action", ""),
-                cross_industry_idea=extra.get("cross_industry_idea", ""), owner=first.owner,
-                status=first.status or "new", quarter=first.quarter or domain.quarter_of(created),
-                effort=extra.get("effort", 3), impact=extra.get("impact", 3), currency=first.currency,
-                target=extra.get("target", ""), outcome=extra.get("outcome", ""), created_at=created,
-                updated_at=now, done_at=created if first.status == "done" else None,
+                proposed_fix=extra.get("proposed_fix", ""),
+                proactive_action=extra.get("proactive_action", ""),
+                cross_industry_idea=extra.get("cross_industry_idea", ""),
+                owner=first.owner,
+                status=first.status or "new",
+                quarter=first.quarter or domain.quarter_of(created),
+                effort=extra.get("effort", 3),
+                impact=extra.get("impact", 3),
+                currency=first.currency,
+                target=extra.get("target", ""),
+                outcome=extra.get("outcome", ""),
+                created_at=created,
+                updated_at=now,
+                done_at=created if first.status == "done" else None,
             )
             for _number, new, moment in plan.problems:
-                item.problems.append(Problem(
-                    title=new.title, description=new.description, customer_story=new.customer_story,
-                    touchpoint=new.touchpoint, segment=new.segment, industry=new.industry,
-                    customers_affected=new.customers_affected, value_at_risk=new.value_at_risk,
-                    currency=new.currency, evidence=new.evidence, root_cause=new.root_cause,
-                    reporter=new.reporter or actor, created_at=moment or created))
+                item.problems.append(
+                    Problem(
+                        title=new.title,
+                        description=new.description,
+                        customer_story=new.customer_story,
+                        touchpoint=new.touchpoint,
+                        segment=new.segment,
+                        industry=new.industry,
+                        customers_affected=new.customers_affected,
+                        value_at_risk=new.value_at_risk,
+                        currency=new.currency,
+                        evidence=new.evidence,
+                        root_cause=new.root_cause,
+                        reporter=new.reporter or actor,
+                        created_at=moment or created,
+                    )
+                )
                 problems_written += 1
             _recompute_totals(item, item.problems)
             session.add(item)
             session.flush()
-            session.add(Change(improvement_id=item.id, changed_at=now, changed_by=actor, field="imported",
-                               old_value=None, new_value=f"{len(plan.problems)} report(s)"))
+            session.add(
+                Change(
+                    improvement_id=item.id,
+                    changed_at=now,
+                    changed_by=actor,
+                    field="imported",
+                    old_value=None,
+                    new_value=f"{len(plan.problems)} report(s)",
+                )
+            )
     return {"items": len(plans), "problems": problems_written}
 
 
-def import_file(service: BacklogService, session_factory: sessionmaker[Session], path: Path, *,
-                actor: str) -> dict[str, int]:
+def import_file(
+    service: BacklogService, session_factory: sessionmaker[Session], path: Path, *, actor: str
+) -> dict[str, int]:
     if not path.exists():
         raise DomainError(f"{path}: no such file")
     if not path.is_file():
@@ -286,11 +380,22 @@ def import_file(service: BacklogService, session_factory: sessionmaker[Session],
 def export_labels(session_factory: sessionmaker[Session]) -> Iterator[dict[str, str]]:
     """Problems whose kind a person decided: new labelled examples for the classifier's set."""
     with session_factory() as session:
-        stmt = (select(Problem, Improvement.kind, Improvement.kind_decided_by_name)
-                .join(Improvement, Problem.improvement_id == Improvement.id)
-                .where(Improvement.kind_decided_by == "person").order_by(Problem.id))
+        stmt = (
+            select(Problem, Improvement.kind, Improvement.kind_decided_by_name)
+            .join(Improvement, Problem.improvement_id == Improvement.id)
+            .where(Improvement.kind_decided_by == "person")
+            .order_by(Problem.id)
+        )
         for problem, kind, who in session.execute(stmt):
-            text = f"{problem.title}. {problem.description}" if problem.title and not \
-                problem.description.startswith(problem.title.rstrip(".…")) else problem.description
-            yield {"text": text, "kind": kind, "industry": problem.industry, "touchpoint": problem.touchpoint,
-                   "decided_by": who or ""}
+            text = (
+                f"{problem.title}. {problem.description}"
+                if problem.title and not problem.description.startswith(problem.title.rstrip(".…"))
+                else problem.description
+            )
+            yield {
+                "text": text,
+                "kind": kind,
+                "industry": problem.industry,
+                "touchpoint": problem.touchpoint,
+                "decided_by": who or "",
+            }

@@ -15,8 +15,9 @@ class ValidationFailed(DomainError):
 
     def __init__(self, errors: dict[str, str]) -> None:
         self.errors = errors
-        super().__init__("; ".join(f"{name}: {message}" for name, message in errors.items()),
-                         field=next(iter(errors), None))
+        super().__init__(
+            "; ".join(f"{name}: {message}" for name, message in errors.items()), field=next(iter(errors), None)
+        )
 
 
 @dataclass(frozen=True)
@@ -81,8 +82,9 @@ def validate_problem(raw: Mapping[str, Any]) -> NewProblem:
     errors: dict[str, str] = {}
     values: dict[str, Any] = {}
     try:
-        values["description"] = domain.clean_text(raw.get("description", raw.get("text")), field="description",
-                                                  required=True)
+        values["description"] = domain.clean_text(
+            raw.get("description", raw.get("text")), field="description", required=True
+        )
     except DomainError as error:
         errors["description"] = str(error)
     try:

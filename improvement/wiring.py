@@ -81,8 +81,12 @@ class Backend:
 
         if not with_models:
             return BacklogService(self.sessions)
-        return BacklogService(self.sessions, classifier_provider=self.classifier,
-                              problem_index=self.problem_index(), suggester=self.suggester())
+        return BacklogService(
+            self.sessions,
+            classifier_provider=self.classifier,
+            problem_index=self.problem_index(),
+            suggester=self.suggester(),
+        )
 
     @cached_property
     def knowledge(self) -> Any:
@@ -95,11 +99,17 @@ class Backend:
         from assistant.models import model_label
 
         url = self.engine.url
-        database = f"SQLite ({url.database})" if url.get_backend_name() == "sqlite" else \
-            f"{url.get_backend_name()} on {url.host}:{url.port or ''}/{url.database}"
+        database = (
+            f"SQLite ({url.database})"
+            if url.get_backend_name() == "sqlite"
+            else f"{url.get_backend_name()} on {url.host}:{url.port or ''}/{url.database}"
+        )
         settings = self.settings
-        knowledge = (f"Chroma server {settings.chroma_host}:{settings.chroma_port}" if settings.chroma_host
-                     else f"embedded Chroma ({settings.chroma_path})")
+        knowledge = (
+            f"Chroma server {settings.chroma_host}:{settings.chroma_port}"
+            if settings.chroma_host
+            else f"embedded Chroma ({settings.chroma_path})"
+        )
         return {"database": database, "knowledge": knowledge, "model": model_label(settings.llm)}
 
 

@@ -18,7 +18,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from db.engine import make_engine, make_session_factory, upgrade
 from improvement.settings import get_settings
 
-POSTGRES_ADMIN_URL = os.environ.get("BACKLOG_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+POSTGRES_ADMIN_URL = os.environ.get(
+    "BACKLOG_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+)
 
 
 @pytest.fixture(autouse=True)

@@ -10,8 +10,13 @@ from langchain_core.messages import AIMessage
 from streamlit.testing.v1 import AppTest
 
 APP = str(Path(__file__).resolve().parents[2] / "streamlit_app.py")
-PAGES = ["app_pages/log_problem.py", "app_pages/backlog.py", "app_pages/review.py", "app_pages/assistant.py",
-         "app_pages/knowledge.py"]
+PAGES = [
+    "app_pages/log_problem.py",
+    "app_pages/backlog.py",
+    "app_pages/review.py",
+    "app_pages/assistant.py",
+    "app_pages/knowledge.py",
+]
 
 
 def app(page: str | None = None) -> AppTest:
@@ -96,7 +101,8 @@ def test_quarterly_review_shows_the_balance() -> None:
 def test_ask_a_question_with_a_fake_chat_model() -> None:
     at = app("app_pages/assistant.py")
     at.session_state["assistant_chat_model"] = GenericFakeChatModel(
-        messages=iter([AIMessage(content="Pre-empt it for every customer [1].")]))
+        messages=iter([AIMessage(content="Pre-empt it for every customer [1].")])
+    )
     at.chat_input(key="chat_question").set_value("How do leaders pre-empt problems?").run()
     assert not at.exception
     assert any("Pre-empt it for every customer" in m.value for m in at.markdown)

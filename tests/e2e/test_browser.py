@@ -14,8 +14,15 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync", "--no-first-run", "--disable-quic"]
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
 pytestmark = pytest.mark.e2e
 
 
@@ -29,12 +36,34 @@ def _free_port() -> int:
 def server(tmp_path: Path) -> Iterator[str]:
     port = _free_port()
     env = {**os.environ, "BACKLOG_DATA_DIR": str(tmp_path / "data")}
-    subprocess.run([sys.executable, "-m", "improvement", "seed-demo", "--count", "300"], env=env, check=True,
-                   capture_output=True, timeout=300)
+    subprocess.run(
+        [sys.executable, "-m", "improvement", "seed-demo", "--count", "300"],
+        env=env,
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
     process = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", str(ROOT / "streamlit_app.py"), "--server.headless", "true",
-         "--server.address", "127.0.0.1", "--server.port", str(port), "--browser.gatherUsageStats", "false"],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT)
+        [
+            sys.executable,
+            "-m",
+            "streamlit",
+            "run",
+            str(ROOT / "streamlit_app.py"),
+            "--server.headless",
+            "true",
+            "--server.address",
+            "127.0.0.1",
+            "--server.port",
+            str(port),
+            "--browser.gatherUsageStats",
+            "false",
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        cwd=ROOT,
+    )
     deadline = time.time() + 90
     while time.time() < deadline:
         try:
@@ -59,7 +88,8 @@ def test_log_a_problem_find_it_and_open_the_review(server: str, tmp_path: Path) 
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
         page.goto(server, wait_until="networkidle")
         page.get_by_label("What happened?").fill(
-            "Warranty repairs bounce between the retailer, the manufacturer and an engineer for six weeks <b>x</b>")
+            "Warranty repairs bounce between the retailer, the manufacturer and an engineer for six weeks <b>x</b>"
+        )
         page.get_by_role("button", name="Log and classify").click()
         expect(page.get_by_text("This calls for")).to_be_visible(timeout=120_000)
         expect(page.get_by_text("kaikaku").first).to_be_visible()

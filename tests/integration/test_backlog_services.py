@@ -23,9 +23,14 @@ def log(service: BacklogService, text: str, **extra: object):  # type: ignore[no
 
 
 def test_logging_classifies_saves_and_records_history(service: BacklogService) -> None:
-    result = log(service, "Refunds pass through store, warehouse, e-commerce and finance teams and take 30 days",
-                 value_at_risk="25000", customers_affected="340", evidence="verified",
-                 customer_story="Mrs Patel waited a month for her money.")
+    result = log(
+        service,
+        "Refunds pass through store, warehouse, e-commerce and finance teams and take 30 days",
+        value_at_risk="25000",
+        customers_affected="340",
+        evidence="verified",
+        customer_story="Mrs Patel waited a month for her money.",
+    )
     assert result.kind == "kaikaku"
     detail = service.get_item(result.improvement_id)
     assert detail.item.value_at_risk == 25000.0
@@ -100,10 +105,13 @@ def test_merge_keeps_every_report_and_sums_the_money(service: BacklogService) ->
 def test_list_filters_search_and_sorts(service: BacklogService) -> None:
     log(service, "Gate changes are not pushed to the app", value_at_risk="100", owner="Kim")
     log(service, "Mortgage approval passes through five departments over eight weeks", value_at_risk="90000")
-    log(service, "Patients want blood tests at home instead of half a day off", value_at_risk="5000",
-        quarter="2026-Q3")
+    log(service, "Patients want blood tests at home instead of half a day off", value_at_risk="5000", quarter="2026-Q3")
     assert service.list_items(ItemFilter(quarters=["2026-Q4"])).total == 2
-    assert [i.title[:4] for i in service.list_items(ItemFilter(), sort="value_at_risk").items] == ["Mort", "Pati", "Gate"]
+    assert [i.title[:4] for i in service.list_items(ItemFilter(), sort="value_at_risk").items] == [
+        "Mort",
+        "Pati",
+        "Gate",
+    ]
     assert service.list_items(ItemFilter(owners=["Kim"])).total == 1
     assert service.list_items(ItemFilter(text="APPROVAL")).total == 1
     assert service.list_items(ItemFilter(text="100%_")).total == 0  # LIKE wildcards are escaped

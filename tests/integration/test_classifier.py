@@ -16,11 +16,12 @@ HELD_OUT = [
     ("Our store card statement lists the old interest rate.", "kaizen"),
     ("Nobody tells patients the lab is closed on Mondays; they arrive and are sent home.", "kaizen"),
     ("A change of tenancy passes through lettings, legal, maintenance and finance, taking seven weeks.", "kaikaku"),
-    ("Every product line has its own call centre with different rules, so customers get passed around for days.",
-     "kaikaku"),
+    (
+        "Every product line has its own call centre with different rules, so customers get passed around for days.",
+        "kaikaku",
+    ),
     ("Sales reps are paid on volume, so they sell contracts customers cannot use and churn follows.", "kaikaku"),
-    ("Parents want someone to pick up and drop off school uniforms for alterations without a shop visit.",
-     "kakushin"),
+    ("Parents want someone to pick up and drop off school uniforms for alterations without a shop visit.", "kakushin"),
     ("Farmers would pay per hectare for a drone that tells them which fields need water.", "kakushin"),
     ("Small cafés want their coffee beans delivered before they run out, without placing orders.", "kakushin"),
 ]

@@ -12,18 +12,39 @@ import pytest
 
 
 def run(*args: str, stdin: str | None = None, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "improvement", *args], input=stdin, capture_output=True, text=True,
-                          env={**os.environ, **(env or {})}, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "improvement", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+        timeout=300,
+    )
 
 
 def test_round_trip_add_list_export_import_list_loses_nothing(tmp_path: Path) -> None:
-    added = run("add", "Our chat widget always says two minutes wait", "--value", "1200", "--quarter", "2026-Q4",
-                "--story", "Grace waited 25 minutes", "--customers", "40", "--json")
+    added = run(
+        "add",
+        "Our chat widget always says two minutes wait",
+        "--value",
+        "1200",
+        "--quarter",
+        "2026-Q4",
+        "--story",
+        "Grace waited 25 minutes",
+        "--customers",
+        "40",
+        "--json",
+    )
     assert added.returncode == 0, added.stderr
     data = json.loads(added.stdout)
     assert data["kind"] in ("kaizen", "kaikaku", "kakushin") and 0 <= data["confidence"] <= 1
-    assert run("add", "Customers want repairs without losing their car for a week", "--kind", "kakushin",
-               "--json").returncode == 0
+    assert (
+        run(
+            "add", "Customers want repairs without losing their car for a week", "--kind", "kakushin", "--json"
+        ).returncode
+        == 0
+    )
     assert run("edit", str(data["improvement_id"]), "--status", "triaged", "--owner", "Ana").returncode == 0
     before = json.loads(run("list", "--json").stdout)
     assert {"id", "title", "text", "kind", "status", "quarter", "created_at"} <= set(before[0])
@@ -36,10 +57,21 @@ def test_round_trip_add_list_export_import_list_loses_nothing(tmp_path: Path) ->
         imported = run("import", str(path), "--json", env=fresh)
         assert imported.returncode == 0, imported.stderr
         after = json.loads(run("list", "--json", env=fresh).stdout)
-        keys = ("title", "text", "kind", "status", "quarter", "owner", "value_at_risk", "customers_affected",
-                "kind_decided_by", "created_at")
-        assert sorted([{k: i[k] for k in keys} for i in after], key=str) == \
-            sorted([{k: i[k] for k in keys} for i in before], key=str)
+        keys = (
+            "title",
+            "text",
+            "kind",
+            "status",
+            "quarter",
+            "owner",
+            "value_at_risk",
+            "customers_affected",
+            "kind_decided_by",
+            "created_at",
+        )
+        assert sorted([{k: i[k] for k in keys} for i in after], key=str) == sorted(
+            [{k: i[k] for k in keys} for i in before], key=str
+        )
 
 
 def test_review_json_has_the_contract_fields() -> None:
@@ -51,12 +83,23 @@ def test_review_json_has_the_contract_fields() -> None:
     assert sum(data["counts_by_kind"].values()) == 1
 
 
-@pytest.mark.parametrize("args", [
-    ("add", "   "), ("add", "\x01\x02"), ("add", "x" * 20_001), ("add", "ok text", "--kind", "radical"),
-    ("add", "ok text", "--quarter", "2026-Q9"), ("list", "--status", "finished"), ("list", "--quarter", "2026-Q5"),
-    ("review", "--quarter", "2026-Q9"), ("add", "ok text", "--value", "-5"), ("import", "/no/such/file.csv"),
-    ("edit", "999", "--owner", "x"), ("ask", ""),
-])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("add", "   "),
+        ("add", "\x01\x02"),
+        ("add", "x" * 20_001),
+        ("add", "ok text", "--kind", "radical"),
+        ("add", "ok text", "--quarter", "2026-Q9"),
+        ("list", "--status", "finished"),
+        ("list", "--quarter", "2026-Q5"),
+        ("review", "--quarter", "2026-Q9"),
+        ("add", "ok text", "--value", "-5"),
+        ("import", "/no/such/file.csv"),
+        ("edit", "999", "--owner", "x"),
+        ("ask", ""),
+    ],
+)
 def test_bad_input_exits_2_with_one_line_and_writes_nothing(args: tuple[str, ...]) -> None:
     result = run(*args)
     assert result.returncode == 2, (result.stdout, result.stderr)
@@ -72,8 +115,13 @@ def test_malformed_and_partly_bad_imports_write_nothing(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert "row 2, field description" in result.stderr and "row 3, field kind" in result.stderr
     assert "row 3, field quarter" in result.stderr
-    for name, content in [("broken.json", b'[{"description": "x"'), ("latin.csv", "description\ncaf\xe9".encode("latin-1")),
-                          ("empty.csv", b""), ("binary.csv", b"\x00\x01\x02PK"), ("notes.txt", b"description\nhi")]:
+    for name, content in [
+        ("broken.json", b'[{"description": "x"'),
+        ("latin.csv", "description\ncaf\xe9".encode("latin-1")),
+        ("empty.csv", b""),
+        ("binary.csv", b"\x00\x01\x02PK"),
+        ("notes.txt", b"description\nhi"),
+    ]:
         path = tmp_path / name
         path.write_bytes(content)
         result = run("import", str(path))
@@ -83,8 +131,10 @@ def test_malformed_and_partly_bad_imports_write_nothing(tmp_path: Path) -> None:
 
 
 def test_classify_keeps_order_and_flags_empty_lines() -> None:
-    stdin = ('The invoice shows the wrong VAT number\n\n{"text": "Claims pass through five teams and take two months"}\n'
-             "{not json, so plain text about customers wanting to rent tools instead of buying them\n")
+    stdin = (
+        'The invoice shows the wrong VAT number\n\n{"text": "Claims pass through five teams and take two months"}\n'
+        "{not json, so plain text about customers wanting to rent tools instead of buying them\n"
+    )
     result = run("classify", "--json", stdin=stdin)
     assert result.returncode == 2
     lines = [json.loads(line) for line in result.stdout.splitlines()]
@@ -96,10 +146,12 @@ def test_classify_keeps_order_and_flags_empty_lines() -> None:
 
 
 def test_list_and_review_do_not_import_streamlit_langchain_or_chroma() -> None:
-    code = ("import sys\nfrom improvement.cli import main\nmain(['list', '--json'])\nmain(['review', '--quarter', "
-            "'2026-Q4', '--json'])\nheavy = [m for m in sys.modules if m.split('.')[0] in "
-            "('streamlit', 'langchain', 'langchain_core', 'chromadb', 'onnxruntime', 'sklearn')]\n"
-            "print('HEAVY', heavy)")
+    code = (
+        "import sys\nfrom improvement.cli import main\nmain(['list', '--json'])\nmain(['review', '--quarter', "
+        "'2026-Q4', '--json'])\nheavy = [m for m in sys.modules if m.split('.')[0] in "
+        "('streamlit', 'langchain', 'langchain_core', 'chromadb', 'onnxruntime', 'sklearn')]\n"
+        "print('HEAVY', heavy)"
+    )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     assert "HEAVY []" in result.stdout

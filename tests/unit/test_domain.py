@@ -59,8 +59,17 @@ def test_text_over_the_limit_is_refused_and_html_is_kept_as_data() -> None:
 
 def test_every_bad_field_is_reported_at_once() -> None:
     with pytest.raises(ValidationFailed) as info:
-        validate_problem({"description": "ok text", "customers_affected": "-4", "value_at_risk": "lots",
-                          "quarter": "2026-Q9", "kind": "radical", "currency": "euros", "evidence": "hearsay"})
+        validate_problem(
+            {
+                "description": "ok text",
+                "customers_affected": "-4",
+                "value_at_risk": "lots",
+                "quarter": "2026-Q9",
+                "kind": "radical",
+                "currency": "euros",
+                "evidence": "hearsay",
+            }
+        )
     assert set(info.value.errors) == {"customers_affected", "value_at_risk", "quarter", "kind", "currency", "evidence"}
 
 
@@ -87,8 +96,9 @@ def test_title_defaults_to_the_first_line_of_the_description() -> None:
 FORBIDDEN = {"streamlit", "sqlalchemy", "langchain", "langchain_core", "chromadb"}
 
 
-@pytest.mark.parametrize("module", ["improvement/domain.py", "improvement/rubric.py", "improvement/validation.py",
-                                    "improvement/models.py"])
+@pytest.mark.parametrize(
+    "module", ["improvement/domain.py", "improvement/rubric.py", "improvement/validation.py", "improvement/models.py"]
+)
 def test_domain_modules_import_no_framework(module: str) -> None:
     tree = ast.parse((ROOT / module).read_text())
     imported = set()

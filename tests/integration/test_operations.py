@@ -1,0 +1,74 @@
+"""Crash safety, drift repair, backup and restore."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from assistant.doctor import check
+from improvement.cli import main
+from improvement.wiring import make_backend
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "improvement", *args], capture_output=True, text=True, timeout=300, env=dict(os.environ)
+    )
+
+
+def test_a_killed_import_leaves_all_or_nothing(tmp_path: Path) -> None:
+    path = tmp_path / "big.csv"
+    with path.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["description", "kind", "quarter", "value_at_risk"])
+        for i in range(30_000):
+            writer.writerow([f"Problem number {i} about a late refund", "kaizen", "2026-Q4", i])
+    assert _cli("db", "upgrade").returncode == 0
+    process = subprocess.Popen(
+        [sys.executable, "-m", "improvement", "import", str(path)],
+        env=dict(os.environ),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    time.sleep(4)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    count = len(json.loads(_cli("list", "--json", "--limit", "1000").stdout))
+    total = json.loads(_cli("review", "--quarter", "2026-Q4", "--json").stdout)["total_items"]
+    assert total in (0, 30_000) and count in (0, 1000)
+
+
+def test_doctor_finds_and_repairs_drift_between_sql_and_chroma() -> None:
+    assert main(["add", "The SMS link is cut off on some phones"]) == 0
+    assert main(["add", "Refunds take thirty days across four teams"]) == 0
+    backend = make_backend()
+    assert check(backend)["ok"]
+    backend.vector_store.problems.delete([1])  # as if the process died between SQL and Chroma
+    backend.vector_store.knowledge.add(
+        ids=["orphan-1"], documents=["left behind by a crash"], metadatas=[{"source": "ghost.md"}]
+    )
+    report = check(backend)
+    assert not report["ok"] and report["problems_missing_from_index"] == 1
+    assert report["chunks_without_document"] == ["ghost.md"]
+    check(backend, repair=True)
+    assert check(backend)["ok"]
+
+
+def test_backup_and_restore_round_trip(tmp_path: Path) -> None:
+    assert main(["add", "Gate changes are not announced in the app", "--value", "900"]) == 0
+    backup_dir = tmp_path / "backup"
+    assert _cli("backup", str(backup_dir)).returncode == 0
+    before = json.loads(_cli("list", "--json").stdout)
+    assert _cli("add", "A second problem logged after the backup").returncode == 0
+    assert len(json.loads(_cli("list", "--json").stdout)) == 2
+    restored = _cli("restore", str(backup_dir), "--json")
+    assert restored.returncode == 0, restored.stderr
+    assert json.loads(_cli("list", "--json").stdout) == before
+    assert json.loads(_cli("search", "proactive", "--json").stdout)  # the knowledge base came back too
+    assert _cli("backup", str(backup_dir)).returncode == 2  # never overwrites an existing backup
