@@ -95,7 +95,7 @@ if question is not None:
         st.error(safe(error))
         st.stop()
     with st.chat_message("user"):
-        st.text(text or f"(about problem #{problem.id})")
+        st.text(text or f"(about problem #{problem.id if problem else ''})")
     with st.chat_message("assistant"):
         prepared = assistant.prepare(text, problem)
         notice = ""

@@ -5,7 +5,7 @@ import math
 import pandas as pd
 import streamlit as st
 
-from app_pages.common import STATUS_LABELS, actor, backend, safe
+from app_pages.common import STATUS_LABELS, actor, backend, safe, status_label
 from improvement.classification import percent
 from improvement.domain import TRANSITIONS, DomainError, Kind, StaleEdit, Status
 from improvement.models import ItemFilter
@@ -20,7 +20,7 @@ if flash := st.session_state.pop("backlog_flash", None):
 with st.container(border=True):
     c1, c2, c3, c4 = st.columns(4)
     kinds = c1.multiselect("Kind", [k.value for k in Kind], key="f_kind")
-    statuses = c2.multiselect("Status", [s.value for s in Status], key="f_status", format_func=STATUS_LABELS.get)
+    statuses = c2.multiselect("Status", [s.value for s in Status], key="f_status", format_func=status_label)
     quarters = c3.multiselect("Quarter", list(reversed(service.distinct("quarter"))), key="f_quarter")
     owners = c4.multiselect("Owner", service.distinct("owner"), key="f_owner")
     c5, c6, c7 = st.columns([3, 1, 1])
@@ -83,8 +83,14 @@ if not page.items:
 st.divider()
 ids = [i.id for i in page.items]
 labels = {i.id: f"#{i.id} {i.title[:80]}" for i in page.items}
-selected = st.selectbox("Open an item", ids, format_func=labels.get, key="selected_item")
-detail = service.get_item(selected)
+
+
+def item_label(item_id: int) -> str:
+    return labels.get(item_id, f"#{item_id}")
+
+
+selected = st.selectbox("Open an item", ids, format_func=item_label, key="selected_item")
+detail = service.get_item(int(selected if selected is not None else ids[0]))
 item = detail.item
 
 left, right = st.columns([3, 2])
@@ -120,7 +126,7 @@ with right:
     with st.form(f"edit_item_{item.id}"):
         allowed = [item.status, *sorted(s.value for s in TRANSITIONS[Status(item.status)])]
         new_status = st.selectbox(
-            "Status", allowed, format_func=STATUS_LABELS.get, key=f"edit_status_{item.id}_{item.version}"
+            "Status", allowed, format_func=status_label, key=f"edit_status_{item.id}_{item.version}"
         )
         owner = st.text_input(
             "Owner", value=item.owner or "", key=f"edit_owner_{item.id}_{item.version}", max_chars=200
@@ -154,7 +160,9 @@ with right:
                 }
                 saved = service.edit_item(item.id, changes, actor=actor(), expected_version=version)
                 if new_status != item.status:
-                    saved = service.change_status(item.id, new_status, actor=actor(), expected_version=saved.version)
+                    saved = service.change_status(
+                        item.id, str(new_status), actor=actor(), expected_version=saved.version
+                    )
                 if kind != item.kind:
                     saved = service.override_kind(item.id, kind, actor=actor(), expected_version=saved.version)
                 st.session_state["backlog_flash"] = f"Saved item #{item.id} (version {saved.version})."
@@ -169,7 +177,7 @@ with right:
 
     with st.expander("Merge duplicates into this item"):
         others = st.multiselect(
-            "Items to merge in (ids)", [i for i in ids if i != item.id], key="merge_sources", format_func=labels.get
+            "Items to merge in (ids)", [i for i in ids if i != item.id], key="merge_sources", format_func=item_label
         )
         if st.button("Merge", key="merge_go", disabled=not others):
             try:
@@ -198,7 +206,7 @@ with right:
         )
 
 with st.expander("Bulk actions on this page"):
-    chosen = st.multiselect("Items", ids, format_func=labels.get, key="bulk_ids")
+    chosen = st.multiselect("Items", ids, format_func=item_label, key="bulk_ids")
     c1, c2, c3 = st.columns(3)
     bulk_status = c1.selectbox("Move to status", ["(keep)", *[s.value for s in Status]], key="bulk_status")
     bulk_owner = c2.text_input("Set owner", key="bulk_owner")

@@ -40,6 +40,10 @@ def safe(text: Any) -> str:
     return _MARKDOWN_SPECIAL.sub(r"\\\1", str(text or ""))
 
 
+def status_label(status: str) -> str:
+    return STATUS_LABELS.get(status, status)
+
+
 def actor() -> str:
     return str(st.session_state.get("actor") or "anonymous")
 

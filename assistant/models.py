@@ -61,7 +61,9 @@ def load_chat_model(spec: str, *, timeout: float = 60.0, max_tokens: int = 220) 
     if provider == "openai":
         from langchain_openai import ChatOpenAI
 
-        return ChatOpenAI(model=name, temperature=0.2, timeout=timeout, max_retries=1, max_tokens=max_tokens * 3)
+        return ChatOpenAI(  # type: ignore[call-arg]
+            model=name, temperature=0.2, timeout=timeout, max_retries=1, max_tokens=max_tokens * 3
+        )
     raise ModelUnavailable(f"unknown model provider {provider!r}")
 
 

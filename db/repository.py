@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session, selectinload
 from db.models import Change, Document, Improvement, Problem
 from improvement.models import ItemFilter
 
-SORTS = {
+SORTS: dict[str, tuple[Any, ...]] = {
     "priority": (Improvement.priority.desc(), Improvement.id.desc()),
     "value_at_risk": (Improvement.value_at_risk.desc(), Improvement.id.desc()),
     "newest": (Improvement.created_at.desc(), Improvement.id.desc()),

@@ -175,3 +175,40 @@ def test_db_upgrade_reports_the_revision() -> None:
 def test_bad_setting_is_one_clear_line() -> None:
     result = run("list", env={"BACKLOG_LLM": "gpt:foo"})
     assert result.returncode == 2 and "BACKLOG_LLM" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_people_decisions_export_as_labelled_examples() -> None:
+    added = json.loads(run("add", "Customers want their bikes serviced at home", "--json").stdout)
+    run("add", "The receipt lists the wrong store phone number")
+    assert run("edit", str(added["improvement_id"]), "--kind", "kakushin", "--actor", "lee").returncode == 0
+    lines = [json.loads(line) for line in run("export-labels").stdout.splitlines()]
+    assert lines == [
+        {
+            "text": "Customers want their bikes serviced at home",
+            "kind": "kakushin",
+            "industry": "",
+            "touchpoint": "",
+            "decided_by": "lee",
+        }
+    ]
+
+
+def test_similar_problems_are_found_and_can_be_merged() -> None:
+    first = json.loads(run("add", "Parcel cards don't say which depot holds the parcel", "--json").stdout)
+    second = json.loads(run("add", "The missed-delivery card has no depot address on it", "--json").stdout)
+    assert [s["improvement_id"] for s in second["similar"]] == [first["improvement_id"]]
+    assert run("merge", str(first["improvement_id"]), str(second["improvement_id"])).returncode == 0
+    third = json.loads(run("add", "Delivery cards never say where the depot is", "--json").stdout)
+    assert {s["improvement_id"] for s in third["similar"]} == {first["improvement_id"]}
+
+
+def test_ingest_reports_each_bad_file_and_exits_2(tmp_path: Path) -> None:
+    good = tmp_path / "good.md"
+    good.write_text("# Proactive service\n\nCall customers before they call you when a delivery is late.\n")
+    huge = tmp_path / "huge.txt"
+    huge.write_bytes(b"a" * (50 * 1024 * 1024))
+    result = run("ingest", str(good), str(huge), str(tmp_path / "missing.pdf"), "--json")
+    assert result.returncode == 2
+    data = json.loads(result.stdout)
+    assert data["documents"] == 1 and len(data["failed"]) == 2
+    assert any("limit" in f["error"] for f in data["failed"])
