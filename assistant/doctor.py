@@ -7,6 +7,7 @@ from typing import Any
 from sqlalchemy import select
 
 from db.models import Document, Problem
+from improvement.validation import problem_text
 
 
 def _knowledge_sources(collection: Any) -> dict[str, int]:
@@ -53,7 +54,10 @@ def check(backend: Any, *, repair: bool = False) -> dict[str, Any]:
         for start in range(0, len(missing_problems), 256):
             batch = missing_problems[start : start + 256]
             store.problems.upsert(
-                [(pid, problems[pid][0], problems[pid][1], f"{problems[pid][1]}. {problems[pid][2]}") for pid in batch]
+                [
+                    (pid, problems[pid][0], problems[pid][1], problem_text(problems[pid][1], problems[pid][2]))
+                    for pid in batch
+                ]
             )
         store.problems.delete(orphan_problems)
         for source in orphan_chunks:

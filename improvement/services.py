@@ -32,7 +32,7 @@ from improvement.models import (
     SimilarProblem,
     Suggestions,
 )
-from improvement.validation import NewProblem, ValidationFailed, validate_edit, validate_problem
+from improvement.validation import NewProblem, ValidationFailed, problem_text, validate_edit, validate_problem
 
 log = logging.getLogger(__name__)
 MAX_PAGE = 1000
@@ -107,10 +107,6 @@ def problem_view(row: Problem) -> ProblemView:
     )
 
 
-def _text_of(problem: Problem) -> str:
-    return f"{problem.title}. {problem.description}" if problem.title else problem.description
-
-
 def _recompute_totals(item: Improvement, problems: Iterable[Problem]) -> None:
     problems = list(problems)
     item.value_at_risk = round(sum(float(p.value_at_risk or 0) for p in problems), 2)
@@ -125,6 +121,63 @@ def _reprioritise(item: Improvement) -> None:
         customers_affected=item.customers_affected or 0,
         impact=item.impact or 3,
         effort=item.effort or 3,
+    )
+
+
+def _record_changes(
+    session: Session, row: Improvement, changes: Sequence[tuple[str, Any, Any]], *, actor: str, now: datetime
+) -> None:
+    """One history entry per changed field, and the item's updated_at, in the caller's transaction."""
+    if not changes:
+        return
+    row.updated_at = now
+    session.add_all(
+        Change(
+            improvement_id=row.id,
+            changed_at=now,
+            changed_by=actor,
+            field=name,
+            old_value=_as_text(old),
+            new_value=_as_text(new),
+        )
+        for name, old, new in changes
+    )
+
+
+def _apply_status(row: Improvement, new: Status, now: datetime) -> list[tuple[str, Any, Any]]:
+    """Move an item to ``new`` if the rules allow it; done needs a recorded outcome."""
+    current = domain.parse_status(row.status)
+    if new == current:
+        return []
+    domain.check_transition(current, new)
+    if new == Status.DONE and not row.outcome:
+        raise ValidationFailed(
+            {
+                "outcome": f"item {row.id} has no outcome: record what changed, measured against the target, "
+                "before marking it done"
+            }
+        )
+    old = row.status
+    row.status = new.value
+    row.done_at = now if new == Status.DONE else None
+    return [("status", old, new.value)]
+
+
+def new_problem_row(new: NewProblem, *, reporter: str, created_at: datetime) -> Problem:
+    return Problem(
+        title=new.title,
+        description=new.description,
+        customer_story=new.customer_story,
+        touchpoint=new.touchpoint,
+        segment=new.segment,
+        industry=new.industry,
+        customers_affected=new.customers_affected,
+        value_at_risk=new.value_at_risk,
+        currency=new.currency,
+        evidence=new.evidence,
+        root_cause=new.root_cause,
+        reporter=new.reporter or reporter,
+        created_at=created_at,
     )
 
 
@@ -227,21 +280,7 @@ class BacklogService:
         )
         if item.status == Status.DONE.value:
             item.done_at = now
-        problem = Problem(
-            title=new.title,
-            description=new.description,
-            customer_story=new.customer_story,
-            touchpoint=new.touchpoint,
-            segment=new.segment,
-            industry=new.industry,
-            customers_affected=new.customers_affected,
-            value_at_risk=new.value_at_risk,
-            currency=new.currency,
-            evidence=new.evidence,
-            root_cause=new.root_cause,
-            reporter=new.reporter or actor,
-            created_at=now,
-        )
+        problem = new_problem_row(new, reporter=actor, created_at=now)
         item.problems.append(problem)
         _recompute_totals(item, [problem])
         session.add(item)
@@ -390,20 +429,7 @@ class BacklogService:
             with self._sessions.begin() as session:
                 row = self._load_for_edit(session, improvement_id, expected_version)
                 now = utcnow()
-                changed = apply(session, row, now)
-                if changed:
-                    row.updated_at = now
-                    session.add_all(
-                        Change(
-                            improvement_id=row.id,
-                            changed_at=now,
-                            changed_by=actor,
-                            field=name,
-                            old_value=_as_text(old),
-                            new_value=_as_text(new),
-                        )
-                        for name, old, new in changed
-                    )
+                _record_changes(session, row, apply(session, row, now), actor=actor, now=now)
                 session.flush()
                 return item_view(row)
         except StaleDataError:
@@ -445,24 +471,12 @@ class BacklogService:
         outcome_text = domain.clean_text(outcome, field="outcome", required=False) if outcome is not None else None
 
         def apply(_session: Session, row: Improvement, now: datetime) -> list[tuple[str, Any, Any]]:
-            current = domain.parse_status(row.status)
-            domain.check_transition(current, new)
+            domain.check_transition(domain.parse_status(row.status), new)  # refuse before touching anything
             changed: list[tuple[str, Any, Any]] = []
             if outcome_text is not None and outcome_text != row.outcome:
                 changed.append(("outcome", row.outcome, outcome_text))
                 row.outcome = outcome_text
-            if new == Status.DONE and not row.outcome:
-                raise ValidationFailed(
-                    {
-                        "outcome": "record the outcome (what changed, measured against the target) "
-                        "before marking the item done"
-                    }
-                )
-            if new != current:
-                changed.append(("status", row.status, new.value))
-                row.status = new.value
-                row.done_at = now if new == Status.DONE else None
-            return changed
+            return changed + _apply_status(row, new, now)
 
         return self._commit_edit(improvement_id, expected_version, actor, apply)
 
@@ -500,7 +514,9 @@ class BacklogService:
                 source = self._load_for_edit(session, source_id, None)
                 for problem in list(source.problems):
                     problem.improvement_id = target.id
-                    moved.append((problem.id, target.id, problem.title, _text_of(problem)))
+                    moved.append(
+                        (problem.id, target.id, problem.title, problem_text(problem.title, problem.description))
+                    )
                 source.merged_into_id = target.id
                 source.updated_at = now
                 session.add(
@@ -542,27 +558,11 @@ class BacklogService:
             for improvement_id in improvement_ids:
                 row = self._load_for_edit(session, improvement_id, None)
                 changes = []
-                if new_status is not None and new_status.value != row.status:
-                    domain.check_transition(domain.parse_status(row.status), new_status)
-                    if new_status == Status.DONE and not row.outcome:
-                        raise ValidationFailed({"outcome": f"item {row.id} has no outcome; record it before done"})
-                    changes.append(("status", row.status, new_status.value))
-                    row.status = new_status.value
+                if new_status is not None:
+                    changes.extend(_apply_status(row, new_status, now))
                 for name, value in values.items():
                     if getattr(row, name) != value:
                         changes.append((name, getattr(row, name), value))
                         setattr(row, name, value)
-                if changes:
-                    row.updated_at = now
-                    session.add_all(
-                        Change(
-                            improvement_id=row.id,
-                            changed_at=now,
-                            changed_by=actor,
-                            field=n,
-                            old_value=_as_text(o),
-                            new_value=_as_text(v),
-                        )
-                        for n, o, v in changes
-                    )
+                _record_changes(session, row, changes, actor=actor, now=now)
         return len(improvement_ids)

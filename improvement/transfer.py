@@ -21,8 +21,8 @@ from sqlalchemy.orm import Session, selectinload, sessionmaker
 from db.models import Change, Improvement, Problem
 from improvement import domain
 from improvement.domain import DomainError
-from improvement.services import BacklogService, _recompute_totals
-from improvement.validation import NewProblem, ValidationFailed, validate_problem
+from improvement.services import BacklogService, _recompute_totals, new_problem_row
+from improvement.validation import NewProblem, ValidationFailed, problem_text, validate_problem
 
 MAX_IMPORT_BYTES = 50 * 1024 * 1024
 MAX_IMPORT_ROWS = 200_000
@@ -326,23 +326,7 @@ def import_rows(
                 done_at=created if first.status == "done" else None,
             )
             for _number, new, moment in plan.problems:
-                item.problems.append(
-                    Problem(
-                        title=new.title,
-                        description=new.description,
-                        customer_story=new.customer_story,
-                        touchpoint=new.touchpoint,
-                        segment=new.segment,
-                        industry=new.industry,
-                        customers_affected=new.customers_affected,
-                        value_at_risk=new.value_at_risk,
-                        currency=new.currency,
-                        evidence=new.evidence,
-                        root_cause=new.root_cause,
-                        reporter=new.reporter or actor,
-                        created_at=moment or created,
-                    )
-                )
+                item.problems.append(new_problem_row(new, reporter=actor, created_at=moment or created))
                 problems_written += 1
             _recompute_totals(item, item.problems)
             session.add(item)
@@ -387,13 +371,8 @@ def export_labels(session_factory: sessionmaker[Session]) -> Iterator[dict[str, 
             .order_by(Problem.id)
         )
         for problem, kind, who in session.execute(stmt):
-            text = (
-                f"{problem.title}. {problem.description}"
-                if problem.title and not problem.description.startswith(problem.title.rstrip(".…"))
-                else problem.description
-            )
             yield {
-                "text": text,
+                "text": problem_text(problem.title, problem.description),
                 "kind": kind,
                 "industry": problem.industry,
                 "touchpoint": problem.touchpoint,

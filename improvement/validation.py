@@ -20,6 +20,13 @@ class ValidationFailed(DomainError):
         )
 
 
+def problem_text(title: str, description: str) -> str:
+    """What the classifier and the similar-problem index read: the title when it adds words, then the description."""
+    if title and not description.startswith(title.rstrip(".…")):
+        return f"{title}. {description}"
+    return description
+
+
 @dataclass(frozen=True)
 class NewProblem:
     title: str
@@ -41,10 +48,7 @@ class NewProblem:
 
     @property
     def text(self) -> str:
-        """What the classifier reads: the title when it adds words, then the description."""
-        if self.title and not self.description.startswith(self.title.rstrip(".…")):
-            return f"{self.title}. {self.description}"
-        return self.description
+        return problem_text(self.title, self.description)
 
 
 def _blank(value: Any) -> bool:
