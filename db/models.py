@@ -14,6 +14,7 @@ from sqlalchemy import (
     Numeric,
     String,
     Text,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -24,6 +25,14 @@ def utcnow() -> datetime:
 
 class Base(DeclarativeBase):
     pass
+
+
+ACTIVE = text("merged_into_id IS NULL")
+MERGED = text("merged_into_id IS NOT NULL")
+
+
+def _active_index(name: str, *columns: str) -> Index:
+    return Index(name, *columns, sqlite_where=ACTIVE, postgresql_where=ACTIVE)
 
 
 class Improvement(Base):
@@ -73,11 +82,18 @@ class Improvement(Base):
         Index("ix_improvements_status", "status"),
         Index("ix_improvements_kind", "kind"),
         Index("ix_improvements_owner", "owner"),
-        Index("ix_improvements_priority", "priority"),
-        Index("ix_improvements_value", "value_at_risk"),
-        Index("ix_improvements_created", "created_at"),
-        Index("ix_improvements_merged", "merged_into_id"),
-        Index("ix_improvements_review", "needs_review"),
+        Index("ix_improvements_merged_into", "merged_into_id", sqlite_where=MERGED, postgresql_where=MERGED),
+        # Partial indexes over the live items (not merged away): the backlog page walks one of the first three
+        # and stops after a page; the review reads the rest without touching the table (covering indexes).
+        _active_index("ix_active_priority", "priority", "id"),
+        _active_index("ix_active_value", "value_at_risk", "id"),
+        _active_index("ix_active_created", "created_at", "id"),
+        _active_index(
+            "ix_active_rollup", "quarter", "kind", "status", "value_at_risk", "customers_affected", "currency"
+        ),
+        _active_index("ix_active_quarter_value", "quarter", "value_at_risk", "id"),
+        _active_index("ix_active_quarter_owner", "quarter", "owner", "status", "value_at_risk"),
+        _active_index("ix_active_quarter_review", "quarter", "needs_review", "priority", "id"),
     )
 
 

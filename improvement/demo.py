@@ -11,7 +11,7 @@ import random
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, insert, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from db.models import Change, Improvement, Problem
@@ -198,7 +198,14 @@ def seed_demo(
             session.execute(insert(Change), changes)
         written += size
     _fix_sequences(session_factory)
+    _refresh_statistics(session_factory)
     return {"items": written}
+
+
+def _refresh_statistics(session_factory: sessionmaker[Session]) -> None:
+    """After a bulk load, let the query planner see the new distribution (it picks the indexes from it)."""
+    with session_factory.begin() as session:
+        session.execute(text("ANALYZE"))
 
 
 def _fix_sequences(session_factory: sessionmaker[Session]) -> None:

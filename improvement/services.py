@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
@@ -19,7 +19,6 @@ from sqlalchemy.orm.exc import StaleDataError
 from db import repository
 from db.models import Change, Improvement, Problem
 from improvement import domain
-from improvement.classification import Classifier
 from improvement.domain import DecidedBy, DomainError, Kind, NotFound, StaleEdit, Status
 from improvement.models import (
     ChangeView,
@@ -33,6 +32,9 @@ from improvement.models import (
     Suggestions,
 )
 from improvement.validation import NewProblem, ValidationFailed, problem_text, validate_edit, validate_problem
+
+if TYPE_CHECKING:  # the classifier module pulls in numpy; listing items must not pay for it
+    from improvement.classification import Classifier
 
 log = logging.getLogger(__name__)
 MAX_PAGE = 1000

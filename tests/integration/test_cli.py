@@ -169,7 +169,7 @@ def test_seed_demo_fills_every_kind_status_and_quarter() -> None:
 
 def test_db_upgrade_reports_the_revision() -> None:
     result = run("db", "upgrade", "--json")
-    assert result.returncode == 0 and json.loads(result.stdout)["revision"] == "0001"
+    assert result.returncode == 0 and json.loads(result.stdout)["revision"] == "0002"
 
 
 def test_bad_setting_is_one_clear_line() -> None:
@@ -212,3 +212,12 @@ def test_ingest_reports_each_bad_file_and_exits_2(tmp_path: Path) -> None:
     data = json.loads(result.stdout)
     assert data["documents"] == 1 and len(data["failed"]) == 2
     assert any("limit" in f["error"] for f in data["failed"])
+
+
+def test_the_head_revision_constant_matches_the_migrations() -> None:
+    from alembic.script import ScriptDirectory
+
+    from db.engine import HEAD_REVISION, alembic_config, make_engine
+
+    head = ScriptDirectory.from_config(alembic_config(make_engine("sqlite://"))).get_current_head()
+    assert head == HEAD_REVISION
