@@ -108,5 +108,7 @@ if question is not None:
         answer = assistant.finish(
             prepared, streamed if isinstance(streamed, str) else "".join(map(str, streamed)), notice=notice
         )
+        if answer.grounding:
+            st.markdown(safe(answer.grounding))
         render_answer(answer)
     history.append({"question": text, "answer": answer})

@@ -38,9 +38,10 @@ flt = ItemFilter(
 )
 total = service.list_items(flt, limit=1).total
 pages = max(1, math.ceil(total / PAGE_SIZE))
-page_number = st.number_input(f"Page (of {pages:,})", min_value=1, max_value=pages, value=1, key="f_page")
+pager, counter = st.columns([1, 4], vertical_alignment="bottom")
+page_number = pager.number_input(f"Page (of {pages:,})", min_value=1, max_value=pages, value=1, key="f_page")
 page = service.list_items(flt, sort=sort, limit=PAGE_SIZE, offset=(page_number - 1) * PAGE_SIZE, with_total=False)
-st.caption(f"{total:,} item(s) match")
+counter.caption(f"{total:,} item(s) match")
 
 frame = pd.DataFrame(
     [
@@ -67,7 +68,10 @@ st.dataframe(
     width="stretch",
     height=min(38 + 35 * max(len(frame), 1), 560),
     column_config={
-        "value at risk": st.column_config.NumberColumn(format="%.0f"),
+        "id": st.column_config.NumberColumn(width="small", format="%d"),
+        "title": st.column_config.TextColumn(width="large"),
+        "value at risk": st.column_config.NumberColumn(format="localized"),
+        "customers": st.column_config.NumberColumn(format="localized"),
         "confidence": st.column_config.ProgressColumn(min_value=0.0, max_value=1.0, format="%.2f"),
         "priority": st.column_config.NumberColumn(format="%.1f"),
     },

@@ -53,4 +53,8 @@ def kind_badge(kind: str) -> str:
 
 
 def money(amount: float, currency: str = "EUR") -> str:
-    return f"{amount:,.0f} {currency}"
+    """Money as a leader reads it on a slide: 1.2 M EUR, 85 k EUR, 900 EUR."""
+    for size, suffix in ((1e9, " bn"), (1e6, " M"), (1e3, " k")):
+        if abs(amount) >= size:
+            return f"{amount / size:,.1f}{suffix} {currency}".strip()
+    return f"{amount:,.0f} {currency}".strip()

@@ -6,7 +6,7 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from app_pages.common import KIND_COLORS, STATUS_LABELS, backend, safe
+from app_pages.common import KIND_COLORS, STATUS_LABELS, backend, money, safe
 from improvement.domain import quarter_of
 from improvement.report import review_csv, review_html
 from improvement.review import quarterly_review
@@ -22,8 +22,8 @@ cols = st.columns(4)
 cols[0].metric("Items", f"{review.total_items:,}")
 cols[1].metric(
     "Value at risk",
-    f"{review.value_at_risk_total:,.0f} {'/'.join(review.currencies)}",
-    delta=f"{review.value_at_risk_total - review.previous_value_at_risk_total:+,.0f} vs {review.previous_quarter}",
+    money(review.value_at_risk_total, "/".join(review.currencies)),
+    delta=f"{money(review.value_at_risk_total - review.previous_value_at_risk_total, '')} vs {review.previous_quarter}",
     delta_color="inverse",
 )
 cols[2].metric("Done", f"{review.counts_by_status['done']:,}")

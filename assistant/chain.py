@@ -56,6 +56,7 @@ class Answer:
     covered: bool
     notice: str = ""
     problem_id: int | None = None
+    grounding: str = ""  # cited passages added when the model's text cites none
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -214,8 +215,14 @@ class Assistant:
         text = re.sub(
             r"\[(\d+)\]", lambda m: m.group(0) if 1 <= int(m.group(1)) <= len(prepared.citations) else "", text
         )
+        grounding = ""
+        if text and prepared.covered and not notice and not re.search(r"\[\d+\]", text):
+            # A small model often writes fluent prose and cites nothing: put the cited passages beside it.
+            grounding = self.retrieval_only_answer(prepared)
+            text = f"{text}\n\n{grounding}"
         return Answer(
             answer=text or self.retrieval_only_answer(prepared),
+            grounding=grounding,
             citations=prepared.citations,
             proactive_fixes=prepared.fixes,
             cross_industry_ideas=prepared.ideas,
