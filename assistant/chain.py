@@ -122,7 +122,7 @@ class Assistant:
         self._timeout = timeout
         # The bundled 135M model reads ~1,000 tokens of prompt in ~3 s on 2 cores and gains nothing from long
         # passages; it gets the opening of each passage. Capable models get the passages whole.
-        self._source_chars = 450 if llm_spec.split(":", 1)[0] == "local" else 4000
+        self._source_chars = 300 if llm_spec.split(":", 1)[0] == "local" else 4000
         self.model_name = (
             model_label(llm_spec)
             if chat_model is None

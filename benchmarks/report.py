@@ -37,6 +37,71 @@ def _backlog_table(rows: list[dict[str, Any]], title: str) -> list[str]:
     return lines
 
 
+def _targets(results: dict[str, Any]) -> list[str]:
+    """The targets of the benchmarks issue, met or not, from this run's numbers."""
+    small, big = results["backlog_sqlite"][0], results["backlog_sqlite"][-1]
+    c, k, p = results["classifier"], results["knowledge"][-1], results["pages"]["render_ms"]
+    rows = [
+        ("list page < 200 ms at 100k", f"{big['list_page']['median_ms']} ms", big["list_page"]["median_ms"] < 200),
+        (
+            "list page <= 1.5x its 1k time",
+            _ratio(results["backlog_sqlite"], "list_page"),
+            big["list_page"]["median_ms"] <= 1.5 * small["list_page"]["median_ms"],
+        ),
+        ("review < 200 ms at 100k", f"{big['review']['median_ms']} ms", big["review"]["median_ms"] < 200),
+        (
+            "review <= 1.5x its 1k time",
+            _ratio(results["backlog_sqlite"], "review"),
+            big["review"]["median_ms"] <= 1.5 * small["review"]["median_ms"],
+        ),
+        ("`backlog list` process < 1 s", f"{big['cli_list_process_ms']} ms", big["cli_list_process_ms"] < 1000),
+        (
+            "log one problem < 300 ms warm",
+            f"{c['log_one_problem_warm']['median_ms']} ms",
+            c["log_one_problem_warm"]["median_ms"] < 300,
+        ),
+        (
+            "each page < 1.5 s at 100k",
+            f"max {max(v for n, v in p.items() if n != 'peak_rss_mb')} ms",
+            all(v < 1500 for n, v in p.items() if n != "peak_rss_mb"),
+        ),
+        (
+            "classification >= 80% of the model",
+            f"{c['ratio_to_embedding_model']:.0%}",
+            c["ratio_to_embedding_model"] >= 0.8,
+        ),
+        (
+            "ingestion >= 80% of the model",
+            f"{k['ingest_ratio_to_embedding_model']:.0%}",
+            k["ingest_ratio_to_embedding_model"] >= 0.8,
+        ),
+        ("search p50 < 50 ms at 10k chunks", f"{k['search']['median_ms']} ms", k["search"]["median_ms"] < 50),
+        (
+            "recall@3 >= 0.95",
+            str(results["retrieval_quality"]["recall_at_3"]),
+            results["retrieval_quality"]["recall_at_3"] >= 0.95,
+        ),
+    ]
+    if results.get("ask_local"):
+        a = results["ask_local"]
+        rows += [
+            ("`backlog ask` local < 10 s", f"{a['cli_ask_process_ms']} ms", a["cli_ask_process_ms"] < 10_000),
+            ("first token < 2 s", f"{a['first_token_ms_median']} ms", a["first_token_ms_median"] < 2000),
+        ]
+    out = ["## Targets", "", "| target | this run | met |", "|---|---|---|"]
+    out += [f"| {name} | {value} | {'yes' if ok else '**no**'} |" for name, value, ok in rows]
+    out += [
+        "",
+        "Where a 1.5x ratio is missed, the cause is a count or a scan that is linear by nature: the backlog "
+        "page's total (`COUNT(*)` over the live items; the page of rows itself takes ~3 ms at any size) and the "
+        "review's eight-quarter trend, which reads every item of the last two years through a covering index. "
+        "Both stay far below the absolute targets; flattening them needs per-quarter summary rows kept up to date "
+        "on every write, which we have not built.",
+        "",
+    ]
+    return out
+
+
 def write_markdown(results: dict[str, Any], path: Path) -> None:
     m = results["machine"]
     c = results["classifier"]
@@ -165,5 +230,6 @@ def write_markdown(results: dict[str, Any], path: Path) -> None:
     ]
     lines += [f"| {name} | {ms} |" for name, ms in p["render_ms"].items() if name != "peak_rss_mb"]
     lines += ["", f"Peak memory of the app process (all pages, models loaded): {p['render_ms']['peak_rss_mb']} MB.", ""]
+    lines += _targets(results)
     lines += [(Path(__file__).parent / "scaling.md").read_text()]
     path.write_text("\n".join(lines))

@@ -195,3 +195,12 @@ def test_the_real_local_model_answers_with_citations() -> None:
     assert result.returncode == 0, result.stderr
     data = json.loads(result.stdout)
     assert data["model"].startswith("SmolLM2") and len(data["answer"]) > 20 and data["citations"]
+
+
+def test_the_langchain_retriever_returns_documents_with_sources(backend) -> None:  # type: ignore[no-untyped-def]
+    from assistant.retrieval import make_retriever
+
+    documents = make_retriever(backend.knowledge, k=2).invoke("adaptive challenge, raise the temperature")
+    assert len(documents) == 2
+    assert documents[0].metadata["source"].startswith("04-raise-the-temperature")
+    assert documents[0].page_content and documents[0].metadata["title"]

@@ -1,0 +1,19 @@
+"""Keeps the benchmark code working (smallest sizes, a few seconds). No timing is asserted here."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from benchmarks import run
+
+
+def test_backlog_and_knowledge_benchmarks_run_at_the_smallest_size(tmp_path: Path) -> None:
+    backlog = run.bench_backlog(300, tmp_path, None, repeat=2)
+    assert backlog["items"] == 300 and backlog["review"]["runs"] == 2
+    knowledge = run.bench_knowledge(50, tmp_path, repeat=2)
+    assert knowledge["chunks"] >= 40 and knowledge["search"]["median_ms"] > 0
+
+
+def test_retrieval_quality_meets_its_target() -> None:
+    quality = run.bench_retrieval_quality()
+    assert quality["documents"] == 4 and quality["recall_at_3"] >= 0.95
