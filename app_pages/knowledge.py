@@ -57,6 +57,13 @@ if st.button("Ingest", type="primary", disabled=not uploads, key="kb_ingest"):
             state="error" if failures else "complete",
         )
 
+with st.expander("Starter notes"):
+    st.caption("The product's own notes on four CX-leadership articles. Reloading replaces them, never duplicates.")
+    if st.button("Reload the starter notes", key="kb_reload_starter"):
+        with st.spinner("Re-ingesting the starter notes…"):
+            chunks = knowledge.reload_starter_knowledge()
+        st.success(f"Reloaded: {chunks} chunk(s).")
+
 if documents:
     st.subheader("Remove a document")
     source = st.selectbox(

@@ -13,8 +13,30 @@ st.caption(
     "why, and how sure it is; you can always decide otherwise."
 )
 
+# Errors from the last submit, shown under the field they belong to (the form keeps what was typed).
+errors: dict[str, str] = st.session_state.get("log_errors", {})
+DETAIL_FIELDS = {
+    "customer_story",
+    "touchpoint",
+    "segment",
+    "industry",
+    "customers_affected",
+    "value_at_risk",
+    "currency",
+    "evidence",
+    "root_cause",
+}
+
+
+def field_error(*names: str) -> None:
+    for name in names:
+        if name in errors:
+            st.error(f"**{name.replace('_', ' ').capitalize()}**: {safe(errors[name])}", icon="⚠️")
+
+
 with st.form("log_problem", clear_on_submit=False, border=True):
     title = st.text_input("Title", key="log_title", max_chars=200, placeholder="Short summary (optional)")
+    field_error("title")
     description = st.text_area(
         "What happened? *",
         key="log_description",
@@ -22,23 +44,30 @@ with st.form("log_problem", clear_on_submit=False, border=True):
         max_chars=20_000,
         placeholder="e.g. Customers aren't told when their delivery slot moves to the next day",
     )
-    with st.expander("More detail: customer story, touchpoint, money at risk, evidence, root cause"):
+    field_error("description")
+    with st.expander(
+        "More detail: customer story, touchpoint, money at risk, evidence, root cause",
+        expanded=bool(DETAIL_FIELDS & errors.keys()),
+    ):
         story = st.text_area(
             "Customer story",
             key="log_story",
             placeholder="Six-year-old Suzie didn't get her birthday gift on time…",
             help="The human version of the data.",
         )
+        field_error("customer_story")
         c1, c2, c3 = st.columns(3)
         touchpoint = c1.text_input("Touchpoint / channel", key="log_touchpoint")
         segment = c2.text_input("Customer segment", key="log_segment")
         industry = c3.text_input("Industry / line of business", key="log_industry")
+        field_error("touchpoint", "segment", "industry")
         c4, c5, c6 = st.columns(3)
         customers = c4.number_input(
             "Customers affected", key="log_customers", min_value=0, max_value=1_000_000_000, step=1, value=0
         )
         value = c5.number_input("Value at risk", key="log_value", min_value=0.0, max_value=1e13, step=100.0, value=0.0)
         currency = c6.text_input("Currency", key="log_currency", value="EUR", max_chars=3)
+        field_error("customers_affected", "value_at_risk", "currency")
         evidence = st.radio(
             "Evidence",
             ["unknown", "verified", "assumption"],
@@ -46,7 +75,9 @@ with st.form("log_problem", clear_on_submit=False, border=True):
             horizontal=True,
             help="Is the statement a verified fact, or an assumption still to check with customers?",
         )
+        field_error("evidence")
         root_cause = st.text_area("Root cause (the reason behind the reason)", key="log_root_cause")
+        field_error("root_cause", "fields")
     submitted = st.form_submit_button("Log and classify", type="primary")
 
 if submitted:
@@ -67,10 +98,12 @@ if submitted:
         with st.spinner("Classifying and looking for similar problems…"):
             warm_models()
             st.session_state["last_logged"] = backend().backlog().log_problem(raw, actor=actor())
+        if st.session_state.pop("log_errors", None):
+            st.rerun()  # clear the old messages under the fields
     except ValidationFailed as error:
-        for field, message in error.errors.items():
-            st.error(f"**{field.replace('_', ' ').capitalize()}**: {safe(message)}", icon="⚠️")
+        st.session_state["log_errors"] = error.errors
         st.session_state.pop("last_logged", None)
+        st.rerun()  # draw each message under its field; everything typed stays in the form
     except DomainError as error:
         st.error(safe(error), icon="⚠️")
 

@@ -77,10 +77,11 @@ class KnowledgeBase:
         with self._sessions() as session:
             if repository.count_documents(session):
                 return 0
-        chunks = 0
-        for path in sorted(STARTER_DIR.glob("*.md")):
-            chunks += self.add_document(read_file(path), starter=True)
-        return chunks
+        return self.reload_starter_knowledge()
+
+    def reload_starter_knowledge(self) -> int:
+        """(Re-)ingest the shipped notes; each replaces its earlier copy. Returns the chunks written."""
+        return sum(self.add_document(read_file(path), starter=True) for path in sorted(STARTER_DIR.glob("*.md")))
 
     def add_document(
         self, doc: ParsedDocument, *, starter: bool = False, progress: Callable[[str], None] | None = None

@@ -69,6 +69,19 @@ def test_log_refuses_empty_text_keeps_input_and_escapes_html() -> None:
     assert "<script>" not in rendered and "](javascript:" not in rendered
 
 
+def test_a_bad_field_gets_its_message_and_the_rest_is_kept() -> None:
+    at = app()
+    at.text_area(key="log_description").set_value("Invoices show the wrong VAT number")
+    at.text_input(key="log_currency").set_value("€€")
+    at.button[0].click().run()
+    assert not at.exception
+    assert [e.value for e in at.error if "Currency" in e.value]
+    assert at.text_area(key="log_description").value == "Invoices show the wrong VAT number"
+    at.text_input(key="log_currency").set_value("USD")
+    at.button[0].click().run()
+    assert not at.error and any("This calls for" in s.value for s in at.subheader)
+
+
 def test_backlog_filter_and_status_change() -> None:
     from improvement.cli import main
 
@@ -112,4 +125,7 @@ def test_ask_a_question_with_a_fake_chat_model() -> None:
 def test_knowledge_base_lists_the_starter_notes() -> None:
     at = app("app_pages/knowledge.py")
     assert not at.exception
+    assert any("4 document(s)" in c.value for c in at.caption)
+    at.button(key="kb_reload_starter").click().run()
+    assert not at.exception and any("Reloaded" in s.value for s in at.success)
     assert any("4 document(s)" in c.value for c in at.caption)
