@@ -126,7 +126,7 @@ def _reprioritise(item: Improvement) -> None:
     )
 
 
-def _record_changes(
+def record_changes(
     session: Session, row: Improvement, changes: Sequence[tuple[str, Any, Any]], *, actor: str, now: datetime
 ) -> None:
     """One history entry per changed field, and the item's updated_at, in the caller's transaction."""
@@ -287,15 +287,8 @@ class BacklogService:
         _recompute_totals(item, [problem])
         session.add(item)
         session.flush()
-        session.add(
-            Change(
-                improvement_id=item.id,
-                changed_at=now,
-                changed_by=actor,
-                field="created",
-                old_value=None,
-                new_value=f"{item.kind} ({item.kind_decided_by})",
-            )
+        record_changes(
+            session, item, [("created", None, f"{item.kind} ({item.kind_decided_by})")], actor=actor, now=now
         )
         return problem.id, item.id
 
@@ -431,7 +424,7 @@ class BacklogService:
             with self._sessions.begin() as session:
                 row = self._load_for_edit(session, improvement_id, expected_version)
                 now = utcnow()
-                _record_changes(session, row, apply(session, row, now), actor=actor, now=now)
+                record_changes(session, row, apply(session, row, now), actor=actor, now=now)
                 session.flush()
                 return item_view(row)
         except StaleDataError:
@@ -566,5 +559,5 @@ class BacklogService:
                     if getattr(row, name) != value:
                         changes.append((name, getattr(row, name), value))
                         setattr(row, name, value)
-                _record_changes(session, row, changes, actor=actor, now=now)
+                record_changes(session, row, changes, actor=actor, now=now)
         return len(improvement_ids)

@@ -18,10 +18,10 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
-from db.models import Change, Improvement, Problem
+from db.models import Improvement, Problem
 from improvement import domain
 from improvement.domain import DomainError
-from improvement.services import BacklogService, _recompute_totals, new_problem_row
+from improvement.services import BacklogService, _recompute_totals, new_problem_row, record_changes
 from improvement.validation import NewProblem, ValidationFailed, problem_text, validate_problem
 
 MAX_IMPORT_BYTES = 50 * 1024 * 1024
@@ -331,16 +331,7 @@ def import_rows(
             _recompute_totals(item, item.problems)
             session.add(item)
             session.flush()
-            session.add(
-                Change(
-                    improvement_id=item.id,
-                    changed_at=now,
-                    changed_by=actor,
-                    field="imported",
-                    old_value=None,
-                    new_value=f"{len(plan.problems)} report(s)",
-                )
-            )
+            record_changes(session, item, [("imported", None, f"{len(plan.problems)} report(s)")], actor=actor, now=now)
     return {"items": len(plans), "problems": problems_written}
 
 
