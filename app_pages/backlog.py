@@ -126,34 +126,41 @@ with left:
         st.session_state["ask_problem_id"] = detail.problems[0].id
         st.switch_page("app_pages/assistant.py")
 
+# The version this person opened: their form is keyed by it and saved against it, so a change made by
+# someone else meanwhile is detected (StaleEdit) instead of silently replacing what they typed.
+opened_versions: dict[int, int] = st.session_state.setdefault("opened_versions", {})
+opened = opened_versions.setdefault(item.id, item.version)
+
 with right:
+    if opened != item.version:
+        st.warning(
+            f"Someone else saved this item (now version {item.version}) after you opened it "
+            f"(version {opened}). Your form still shows your entries.",
+            icon="🔁",
+        )
+        if st.button("Load the latest version (replaces your entries)", key=f"reload_{item.id}"):
+            opened_versions[item.id] = item.version
+            st.rerun()
     with st.form(f"edit_item_{item.id}"):
         allowed = [item.status, *sorted(s.value for s in TRANSITIONS[Status(item.status)])]
-        new_status = st.selectbox(
-            "Status", allowed, format_func=status_label, key=f"edit_status_{item.id}_{item.version}"
-        )
-        owner = st.text_input(
-            "Owner", value=item.owner or "", key=f"edit_owner_{item.id}_{item.version}", max_chars=200
-        )
-        quarter = st.text_input(
-            "Quarter", value=item.quarter, key=f"edit_quarter_{item.id}_{item.version}", max_chars=7
-        )
+        new_status = st.selectbox("Status", allowed, format_func=status_label, key=f"edit_status_{item.id}_{opened}")
+        owner = st.text_input("Owner", value=item.owner or "", key=f"edit_owner_{item.id}_{opened}", max_chars=200)
+        quarter = st.text_input("Quarter", value=item.quarter, key=f"edit_quarter_{item.id}_{opened}", max_chars=7)
         c1, c2 = st.columns(2)
-        effort = c1.slider("Effort", 1, 5, item.effort, key=f"edit_effort_{item.id}_{item.version}")
-        impact = c2.slider("Impact", 1, 5, item.impact, key=f"edit_impact_{item.id}_{item.version}")
-        target = st.text_area("Measurable target", value=detail.target, key=f"edit_target_{item.id}_{item.version}")
+        effort = c1.slider("Effort", 1, 5, item.effort, key=f"edit_effort_{item.id}_{opened}")
+        impact = c2.slider("Impact", 1, 5, item.impact, key=f"edit_impact_{item.id}_{opened}")
+        target = st.text_area("Measurable target", value=detail.target, key=f"edit_target_{item.id}_{opened}")
         outcome = st.text_area(
-            "Outcome (required to mark done)", value=detail.outcome, key=f"edit_outcome_{item.id}_{item.version}"
+            "Outcome (required to mark done)", value=detail.outcome, key=f"edit_outcome_{item.id}_{opened}"
         )
         kind = st.selectbox(
             "Kind",
             [k.value for k in Kind],
             index=[k.value for k in Kind].index(item.kind),
-            key=f"edit_kind_{item.id}_{item.version}",
+            key=f"edit_kind_{item.id}_{opened}",
         )
         if st.form_submit_button("Save", type="primary"):
             try:
-                version = item.version
                 changes = {
                     "owner": owner,
                     "quarter": quarter,
@@ -162,13 +169,14 @@ with right:
                     "target": target,
                     "outcome": outcome,
                 }
-                saved = service.edit_item(item.id, changes, actor=actor(), expected_version=version)
+                saved = service.edit_item(item.id, changes, actor=actor(), expected_version=opened)
                 if new_status != item.status:
                     saved = service.change_status(
                         item.id, str(new_status), actor=actor(), expected_version=saved.version
                     )
                 if kind != item.kind:
                     saved = service.override_kind(item.id, kind, actor=actor(), expected_version=saved.version)
+                opened_versions[item.id] = saved.version
                 st.session_state["backlog_flash"] = f"Saved item #{item.id} (version {saved.version})."
                 st.rerun()
             except StaleEdit as error:

@@ -101,6 +101,23 @@ def test_backlog_filter_and_status_change() -> None:
     assert at.text_input(key=f"edit_owner_{item_id}_3").value == "Kim"
 
 
+def test_a_concurrent_edit_is_refused_and_the_form_keeps_what_was_typed() -> None:
+    from improvement.cli import main
+
+    main(["add", "The tracking page shows in transit for a week", "--quarter", "2026-Q4"])
+    at = app("app_pages/backlog.py")
+    item_id = at.selectbox(key="selected_item").value
+    assert main(["edit", str(item_id), "--owner", "Someone Else"]) == 0  # another person saves first
+    at.text_input(key=f"edit_owner_{item_id}_1").set_value("Me")
+    at.button(key=f"FormSubmitter:edit_item_{item_id}-Save").click().run()
+    assert not at.exception
+    assert any("changed by someone else" in e.value for e in at.error)
+    assert at.text_input(key=f"edit_owner_{item_id}_1").value == "Me"
+    from improvement.wiring import make_backend
+
+    assert make_backend().backlog(with_models=False).get_item(item_id).item.owner == "Someone Else"
+
+
 def test_quarterly_review_shows_the_balance() -> None:
     from improvement.cli import main
 
