@@ -72,3 +72,27 @@ def test_backup_and_restore_round_trip(tmp_path: Path) -> None:
     assert json.loads(_cli("list", "--json").stdout) == before
     assert json.loads(_cli("search", "proactive", "--json").stdout)  # the knowledge base came back too
     assert _cli("backup", str(backup_dir)).returncode == 2  # never overwrites an existing backup
+
+
+def test_a_killed_ingest_is_found_and_repaired_by_doctor(tmp_path: Path) -> None:
+    folder = tmp_path / "articles"
+    folder.mkdir()
+    paragraph = "Customers want to be told before a delay happens, not after they call. " * 12
+    for i in range(20):
+        (folder / f"article-{i:02d}.md").write_text(f"# Article {i}\n\n" + "\n\n".join([paragraph] * 15))
+    assert _cli("db", "upgrade").returncode == 0
+    process = subprocess.Popen(
+        [sys.executable, "-m", "improvement", "ingest", str(folder)],
+        env=dict(os.environ),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    time.sleep(8)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    report = json.loads(_cli("doctor", "--repair", "--json").stdout)
+    assert "repaired" in report or report["ok"]
+    after = json.loads(_cli("doctor", "--json").stdout)
+    assert after["ok"], after  # SQL and Chroma agree again: every document whole, or gone
+    again = _cli("ingest", str(folder), "--json")
+    assert again.returncode == 0 and json.loads(again.stdout)["documents"] == 20
