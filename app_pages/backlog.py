@@ -36,12 +36,17 @@ flt = ItemFilter(
     needs_review=True if needs_review else None,
     text=search.strip(),
 )
-total = service.list_items(flt, limit=1).total
+counted = service.list_items(flt, limit=1)
+total = counted.total
 pages = max(1, math.ceil(total / PAGE_SIZE))
 pager, counter = st.columns([1, 4], vertical_alignment="bottom")
 page_number = pager.number_input(f"Page (of {pages:,})", min_value=1, max_value=pages, value=1, key="f_page")
 page = service.list_items(flt, sort=sort, limit=PAGE_SIZE, offset=(page_number - 1) * PAGE_SIZE, with_total=False)
-counter.caption(f"{total:,} item(s) match")
+counter.caption(
+    f"{total:,} item(s) match"
+    if counted.total_is_exact
+    else f"More than {total:,} items match: filter or search to narrow them down"
+)
 
 frame = pd.DataFrame(
     [

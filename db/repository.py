@@ -61,8 +61,12 @@ def list_improvements(
     return list(session.scalars(stmt))
 
 
-def count_improvements(session: Session, flt: ItemFilter) -> int:
-    return int(session.scalar(_filtered(select(func.count(Improvement.id)), flt)) or 0)
+def count_improvements(session: Session, flt: ItemFilter, *, limit: int | None = None) -> int:
+    """Matching items; with ``limit``, counting stops at limit + 1 so the cost stays flat as the table grows."""
+    if limit is None:
+        return int(session.scalar(_filtered(select(func.count(Improvement.id)), flt)) or 0)
+    capped = _filtered(select(Improvement.id), flt).limit(limit + 1).subquery()
+    return int(session.scalar(select(func.count()).select_from(capped)) or 0)
 
 
 def get_improvement(session: Session, improvement_id: int, *, with_problems: bool = False) -> Improvement | None:

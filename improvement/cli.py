@@ -142,7 +142,7 @@ def cmd_list(args: argparse.Namespace) -> int:
             ],
             ["id", "kind", "status", "quarter", "value at risk", "owner", "title"],
         )
-        print(f"{len(page.items)} of {page.total} item(s)")
+        print(f"{len(page.items)} of {page.total:,}{'' if page.total_is_exact else '+'} item(s)")
 
     _emit(args, [i.as_json() for i in page.items], human)
     return EXIT_OK

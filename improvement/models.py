@@ -90,6 +90,7 @@ class Page:
     total: int
     offset: int
     limit: int
+    total_is_exact: bool = True  # False when more than the count limit match: "10,000+"
 
 
 @dataclass(frozen=True)

@@ -38,6 +38,8 @@ if TYPE_CHECKING:  # the classifier module pulls in numpy; listing items must no
 
 log = logging.getLogger(__name__)
 MAX_PAGE = 1000
+# Counting every match is linear in the backlog; past this many, the page says "10,000+" instead.
+COUNT_LIMIT = 10_000
 
 
 class ProblemIndex(Protocol):
@@ -346,6 +348,7 @@ class BacklogService:
         limit: int = 50,
         offset: int = 0,
         with_total: bool = True,
+        count_limit: int | None = COUNT_LIMIT,
     ) -> Page:
         if sort not in repository.SORTS:
             raise DomainError(f"unknown sort {sort!r}: use one of {', '.join(repository.SORTS)}", field="sort")
@@ -356,8 +359,17 @@ class BacklogService:
         flt = flt or ItemFilter()
         with self._sessions() as session:
             rows = repository.list_improvements(session, flt, sort=sort, limit=limit, offset=offset)
-            total = repository.count_improvements(session, flt) if with_total else len(rows)
-            return Page(items=[item_view(r) for r in rows], total=total, offset=offset, limit=limit)
+            if not with_total:
+                return Page(items=[item_view(r) for r in rows], total=len(rows), offset=offset, limit=limit)
+            counted = repository.count_improvements(session, flt, limit=count_limit)
+            exact = count_limit is None or counted <= count_limit
+            return Page(
+                items=[item_view(r) for r in rows],
+                total=min(counted, count_limit or counted),
+                offset=offset,
+                limit=limit,
+                total_is_exact=exact,
+            )
 
     def get_item(self, improvement_id: int) -> ItemDetail:
         with self._sessions() as session:

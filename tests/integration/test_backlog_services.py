@@ -118,6 +118,16 @@ def test_list_filters_search_and_sorts(service: BacklogService) -> None:
     assert service.list_items(ItemFilter(kinds=["kaikaku"])).items[0].title.startswith("Mortgage")
 
 
+def test_counting_stops_at_the_limit_and_says_so(service: BacklogService) -> None:
+    for text in ("Receipts miss the phone number", "Bills hide the pro-rata charge", "Gate changes are not pushed"):
+        log(service, text)
+    capped = service.list_items(ItemFilter(), limit=1, count_limit=2)
+    assert (capped.total, capped.total_is_exact, len(capped.items)) == (2, False, 1)
+    exact = service.list_items(ItemFilter(), limit=1, count_limit=3)
+    assert (exact.total, exact.total_is_exact) == (3, True)
+    assert service.list_items(ItemFilter(), count_limit=None).total == 3
+
+
 def test_quarterly_review_aggregates_in_sql(service: BacklogService, sessions) -> None:  # type: ignore[no-untyped-def]
     log(service, "The bill does not explain the pro-rata charge", value_at_risk="1000")
     log(service, "Connecting a new house takes four months across four companies", value_at_risk="30000")
