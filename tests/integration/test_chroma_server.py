@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import shutil
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,26 +12,19 @@ import pytest
 
 from improvement.settings import get_settings
 from improvement.wiring import make_backend
+from tests.conftest import free_port, wait_for_port
 
 
 @pytest.fixture
 def chroma_server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[int]:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = int(sock.getsockname()[1])
+    port = free_port()
     chroma = shutil.which("chroma") or str(Path(sys.executable).with_name("chroma"))
     process = subprocess.Popen(
         [chroma, "run", "--path", str(tmp_path / "server"), "--host", "127.0.0.1", "--port", str(port)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    deadline = time.time() + 60
-    while time.time() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1):
-                break
-        except OSError:
-            time.sleep(0.3)
+    wait_for_port(port, timeout=60)
     monkeypatch.setenv("BACKLOG_CHROMA_HOST", "127.0.0.1")
     monkeypatch.setenv("BACKLOG_CHROMA_PORT", str(port))
     get_settings.cache_clear()
