@@ -193,17 +193,37 @@ def seed_demo(
                 }
             )
         with session_factory.begin() as session:
-            session.execute(insert(Improvement), items)
-            session.execute(insert(Problem), problems)
-            session.execute(insert(Change), changes)
+            for model, rows in ((Improvement, items), (Problem, problems), (Change, changes)):
+                _bulk_insert(session, model, rows)
         written += size
     _fix_sequences(session_factory)
     _refresh_statistics(session_factory)
     return {"items": written}
 
 
+def _bulk_insert(session: Session, model: type[Improvement | Problem | Change], rows: list[dict[str, Any]]) -> None:
+    """Many rows at once: PostgreSQL's COPY (several times faster than INSERT there), else executemany."""
+    if session.get_bind().dialect.name != "postgresql":
+        session.execute(insert(model), rows)
+        return
+    columns = list(rows[0])
+    cursor = session.connection().connection.driver_connection.cursor()  # type: ignore[union-attr]
+    with cursor.copy(f"COPY {model.__tablename__} ({', '.join(columns)}) FROM STDIN") as copy:
+        for row in rows:
+            copy.write_row([row[c] for c in columns])
+
+
 def _refresh_statistics(session_factory: sessionmaker[Session]) -> None:
-    """After a bulk load, let the query planner see the new distribution (it picks the indexes from it)."""
+    """After a bulk load, let the query planner see the new distribution (it picks the indexes from it).
+
+    On PostgreSQL, VACUUM also sets the visibility map, without which the covering indexes of the review
+    cannot be read index-only; it must run outside a transaction.
+    """
+    engine = session_factory.kw["bind"]
+    if engine.dialect.name == "postgresql":
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+            connection.execute(text("VACUUM ANALYZE improvements, problems, changes"))
+        return
     with session_factory.begin() as session:
         session.execute(text("ANALYZE"))
 

@@ -153,3 +153,13 @@ def test_bulk_change_is_all_or_nothing(service: BacklogService) -> None:
     assert service.get_item(a).item.status == "new"
     assert service.bulk_change([a], actor="lead", status="triaged", owner="Lee") == 1
     assert service.get_item(a).item.owner == "Lee"
+
+
+def test_seed_demo_then_logging_continues_the_ids(service: BacklogService, sessions) -> None:  # type: ignore[no-untyped-def]
+    from improvement.demo import seed_demo
+
+    assert seed_demo(sessions, count=300) == {"items": 300}
+    result = log(service, "The chat widget's wait estimate is always two minutes")
+    assert result.improvement_id == 301 and result.problem_id == 301
+    assert service.list_items(ItemFilter()).total == 301
+    assert len(service.get_item(301).history) == 1
