@@ -48,10 +48,6 @@ def actor() -> str:
     return str(st.session_state.get("actor") or "anonymous")
 
 
-def kind_badge(kind: str) -> str:
-    return f"{KIND_ICONS.get(kind, '')} **{kind}**"
-
-
 def money(amount: float, currency: str = "EUR") -> str:
     """Money as a leader reads it on a slide: 1.2 M EUR, 85 k EUR, 900 EUR."""
     for size, suffix in ((1e9, " bn"), (1e6, " M"), (1e3, " k")):

@@ -9,7 +9,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-import numpy as np
 from chromadb import Documents, EmbeddingFunction, Embeddings
 from chromadb.utils.embedding_functions import register_embedding_function
 
@@ -109,7 +108,3 @@ class VectorStore:
     @classmethod
     def from_settings(cls, settings: Settings) -> VectorStore:
         return cls(make_client(settings))
-
-
-def as_array(embeddings: Any) -> np.ndarray:
-    return np.asarray(embeddings, dtype=np.float32)

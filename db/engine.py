@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
-from sqlalchemy import Engine, create_engine, event, inspect
+from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.exc import OperationalError, ProgrammingError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -17,10 +15,6 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 HEAD_REVISION = "0002"
 _upgraded: set[str] = set()
 _upgrade_lock = threading.Lock()
-
-
-class StorageError(RuntimeError):
-    """The database cannot be reached or used; the message says which and how to fix it."""
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
@@ -100,16 +94,5 @@ def current_revision(engine: Engine) -> str | None:
         return MigrationContext.configure(connection).get_current_revision()
 
 
-def has_schema(engine: Engine) -> bool:
-    return inspect(engine).has_table("improvements")
-
-
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(engine, expire_on_commit=False)
-
-
-@contextmanager
-def unit_of_work(factory: sessionmaker[Session]) -> Iterator[Session]:
-    """One transaction: commits on success, rolls back everything on any error."""
-    with factory.begin() as session:
-        yield session

@@ -92,10 +92,6 @@ def history(session: Session, improvement_id: int) -> list[Change]:
     return list(session.scalars(stmt))
 
 
-def add_changes(session: Session, changes: Iterable[Change]) -> None:
-    session.add_all(list(changes))
-
-
 def distinct_values(session: Session, column: str) -> list[str]:
     col = getattr(Improvement, column)
     stmt = select(col).where(col.is_not(None), Improvement.merged_into_id.is_(None)).distinct().order_by(col)

@@ -51,17 +51,6 @@ class Kind(StrEnum):
     KAIKAKU = "kaikaku"
     KAKUSHIN = "kakushin"
 
-    @property
-    def label(self) -> str:
-        return KIND_LABELS[self]
-
-
-KIND_LABELS = {
-    Kind.KAIZEN: "Kaizen: incremental fix, pre-empted for every customer",
-    Kind.KAIKAKU: "Kaikaku: radical redesign of a process, system or organisation",
-    Kind.KAKUSHIN: "Kakushin: innovation: a new offering, model, technology or experience",
-}
-
 
 class Status(StrEnum):
     NEW = "new"

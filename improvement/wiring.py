@@ -6,9 +6,8 @@ commands such as ``backlog list`` start fast and never import them.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
@@ -28,7 +27,6 @@ class Backend:
     """Everything a command or a page needs, created once per process."""
 
     settings: Settings
-    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @cached_property
     def engine(self) -> Engine:
