@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import os
 import threading
+from collections import OrderedDict
 from functools import lru_cache
 from pathlib import Path
 
@@ -20,6 +21,7 @@ MODEL_SHA256 = "8199be6f699a395f99f89df973f9dc5285fbcfcdb2ae1a4e1201dab014f3d2a6
 TOKENIZER_PATH = Path(__file__).parent / "data" / "tokenizer.json"
 MAX_TOKENS = 256
 DIMENSIONS = 384
+RECENT_TEXTS = 64
 
 
 class EmbeddingModelError(RuntimeError):
@@ -63,10 +65,15 @@ class MiniLMEmbedder:
         self._input_names = {item.name for item in self._session.get_inputs()}
         self._batch_size = batch_size
         self._lock = threading.Lock()
+        # Logging one problem embeds its text for similar problems, the classifier and the playbook:
+        # single texts are remembered briefly so that happens once.
+        self._recent: OrderedDict[str, np.ndarray] = OrderedDict()
 
     def embed(self, texts: list[str]) -> np.ndarray:
         if not texts:
             return np.zeros((0, DIMENSIONS), dtype=np.float32)
+        if len(texts) == 1:
+            return self._embed_single(texts[0])[None, :].copy()
         # Sorting by length keeps padding (wasted work) small inside each batch.
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
         out = np.zeros((len(texts), DIMENSIONS), dtype=np.float32)
@@ -74,6 +81,19 @@ class MiniLMEmbedder:
             idx = order[start : start + self._batch_size]
             out[idx] = self._embed_batch([texts[i] or " " for i in idx])
         return out
+
+    def _embed_single(self, text: str) -> np.ndarray:
+        with self._lock:
+            cached = self._recent.get(text)
+            if cached is not None:
+                self._recent.move_to_end(text)
+                return cached
+        vector = self._embed_batch([text or " "])[0]
+        with self._lock:
+            self._recent[text] = vector
+            if len(self._recent) > RECENT_TEXTS:
+                self._recent.popitem(last=False)
+        return vector
 
     def _embed_batch(self, texts: list[str]) -> np.ndarray:
         with self._lock:

@@ -70,16 +70,6 @@ class Playbook:
         embedder = get_embedder()
         self._fix_vectors = embedder.embed([f"{f.title}. {f.when}" for f in fixes])
         self._idea_vectors = embedder.embed([f"{i.problem_solved}. {i.how_it_transfers}" for i in ideas])
-        self._last_query: tuple[str, np.ndarray] | None = None
-
-    def _query_vector(self, text: str) -> np.ndarray:
-        # suggest() ranks fixes twice and ideas once for the same text: embed it once.
-        cached = self._last_query
-        if cached is not None and cached[0] == text:
-            return cached[1]
-        vector = get_embedder().embed_one(text)
-        self._last_query = (text, vector)
-        return vector
 
     @classmethod
     def load(cls, path: Path = PLAYBOOK_PATH) -> Playbook:
@@ -95,13 +85,13 @@ class Playbook:
         return cls(fixes, ideas)
 
     def proactive_fixes(self, text: str, kind: Kind | None = None, k: int = 3) -> list[tuple[ProactiveFix, float]]:
-        scores = self._fix_vectors @ self._query_vector(text)
+        scores = self._fix_vectors @ get_embedder().embed_one(text)
         order = np.argsort(-scores)
         chosen = [(self.fixes[i], float(scores[i])) for i in order if kind is None or kind.value in self.fixes[i].kinds]
         return chosen[:k]
 
     def ideas_for(self, text: str, k: int = 3) -> list[tuple[CrossIndustryIdea, float]]:
-        scores = self._idea_vectors @ self._query_vector(text)
+        scores = self._idea_vectors @ get_embedder().embed_one(text)
         return [(self.ideas[i], float(scores[i])) for i in np.argsort(-scores)[:k]]
 
     def suggest(self, text: str, kind: Kind) -> Suggestions:

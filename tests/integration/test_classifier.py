@@ -88,3 +88,15 @@ def test_fitted_model_is_cached_and_reloaded(embedder, tmp_path: Path) -> None: 
     cache = next(tmp_path.glob("classifier-*.npz"))
     cache.write_bytes(b"damaged")
     assert OfflineClassifier.load_or_fit(embedder, tmp_path).classify(text)[0].kind.value == "kaizen"
+
+
+def test_a_text_embedded_again_is_not_recomputed(embedder, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    text = "A one-off sentence about a refund that took thirty days"
+    first = embedder.embed([text])
+    calls: list[int] = []
+    original = embedder._embed_batch
+    monkeypatch.setattr(embedder, "_embed_batch", lambda texts: calls.append(len(texts)) or original(texts))
+    again = embedder.embed([text])
+    assert calls == [] and np.array_equal(first, again)
+    again[0, 0] = 42.0  # callers get a copy: the remembered vector stays intact
+    assert embedder.embed([text])[0, 0] == first[0, 0]
