@@ -1,4 +1,5 @@
-"""``backlog doctor``: find and repair drift between SQL (the record) and Chroma (derived indexes)."""
+"""``backlog doctor``: find and repair drift between the record (the items in SQL) and what is derived
+from it: the similar-problem and knowledge indexes in Chroma, and the rollup tables in SQL."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from db import rollups
 from db.models import Document, Problem
 from improvement.validation import problem_text
 
@@ -26,6 +28,7 @@ def _knowledge_sources(collection: Any) -> dict[str, int]:
 def check(backend: Any, *, repair: bool = False) -> dict[str, Any]:
     store = backend.vector_store
     with backend.sessions() as session:
+        rollup_report = rollups.check(session)
         problems = {
             pid: (iid, title, desc)
             for pid, iid, title, desc in session.execute(
@@ -48,9 +51,15 @@ def check(backend: Any, *, repair: bool = False) -> dict[str, Any]:
         "chunk_sources_in_store": len(chunks),
         "chunks_without_document": orphan_chunks,
         "documents_with_wrong_chunk_count": documents_without_chunks,
+        "rollups": rollup_report,
     }
-    report["ok"] = not (missing_problems or orphan_problems or orphan_chunks or documents_without_chunks)
+    report["ok"] = rollup_report["ok"] and not (
+        missing_problems or orphan_problems or orphan_chunks or documents_without_chunks
+    )
     if repair and not report["ok"]:
+        if not rollup_report["ok"]:
+            with backend.sessions.begin() as session:
+                rollups.rebuild(session)
         for start in range(0, len(missing_problems), 256):
             batch = missing_problems[start : start + 256]
             store.problems.upsert(
@@ -70,5 +79,6 @@ def check(backend: Any, *, repair: bool = False) -> dict[str, Any]:
             "index_entries_removed": len(orphan_problems),
             "orphan_chunk_sources_removed": len(orphan_chunks),
             "incomplete_documents_removed": documents_without_chunks,
+            "rollups_rebuilt": not rollup_report["ok"],
         }
     return report

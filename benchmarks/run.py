@@ -298,13 +298,46 @@ def postgres_url() -> tuple[str, Callable[[], None]]:
     return POSTGRES_ADMIN.rsplit("/", 1)[0] + f"/{name}", drop
 
 
+def _backlog_runs(sizes: list[int], work: Path, repeat: int, postgres: bool) -> dict[str, Any]:
+    results: dict[str, Any] = {"backlog_sqlite": []}
+    for size in sizes:
+        print(f"backlog sqlite {size}…", flush=True)
+        results["backlog_sqlite"].append(bench_backlog(size, work, None, repeat))
+    if postgres:
+        results["backlog_postgresql"] = []
+        for size in sizes:
+            print(f"backlog postgresql {size}…", flush=True)
+            url, drop = postgres_url()
+            try:
+                results["backlog_postgresql"].append(bench_backlog(size, work, url, repeat))
+            finally:
+                drop()
+    return results
+
+
+def _backlog_only(args: argparse.Namespace) -> dict[str, Any]:
+    sizes = [1000] if args.quick else [1000, 10_000, 100_000]
+    with tempfile.TemporaryDirectory() as tmp:
+        return _backlog_runs(sizes, Path(tmp), 5 if args.quick else 21, not args.no_postgres)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="smallest sizes only (a smoke run)")
     parser.add_argument("--no-postgres", action="store_true")
     parser.add_argument("--no-llm", action="store_true")
     parser.add_argument("--output", default=str(ROOT / "BENCHMARKS.md"))
+    parser.add_argument(
+        "--only",
+        choices=["backlog"],
+        help="measure one part only, print it and write benchmarks/results-partial.json (BENCHMARKS.md untouched)",
+    )
     args = parser.parse_args()
+    if args.only == "backlog":
+        partial = _backlog_only(args)
+        (ROOT / "benchmarks" / "results-partial.json").write_text(json.dumps(partial, indent=2))
+        print(json.dumps(partial, indent=2))
+        return
     sizes = [1000] if args.quick else [1000, 10_000, 100_000]
     chunk_sizes = [100] if args.quick else [100, 1000, 10_000]
     repeat = 5 if args.quick else 21
@@ -342,19 +375,7 @@ def main() -> None:
             dev_path=dev if dev.exists() else None,
             cache_dir=Path(os.environ["BACKLOG_CLASSIFIER_CACHE"]),
         )
-        results["backlog_sqlite"] = []
-        for size in sizes:
-            print(f"backlog sqlite {size}…", flush=True)
-            results["backlog_sqlite"].append(bench_backlog(size, work, None, repeat))
-        if not args.no_postgres:
-            results["backlog_postgresql"] = []
-            for size in sizes:
-                print(f"backlog postgresql {size}…", flush=True)
-                url, drop = postgres_url()
-                try:
-                    results["backlog_postgresql"].append(bench_backlog(size, work, url, repeat))
-                finally:
-                    drop()
+        results.update(_backlog_runs(sizes, work, repeat, not args.no_postgres))
         results["knowledge"] = []
         for chunks in chunk_sizes:
             print(f"knowledge {chunks}…", flush=True)

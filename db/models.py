@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     DateTime,
     Float,
@@ -95,6 +96,40 @@ class Improvement(Base):
         _active_index("ix_active_quarter_owner", "quarter", "owner", "status", "value_at_risk"),
         _active_index("ix_active_quarter_review", "quarter", "needs_review", "priority", "id"),
     )
+
+
+class KindRollup(Base):
+    """Live items per quarter, kind, status, review flag and currency, kept by database triggers.
+
+    The review and the backlog page's exact totals read these few rows instead of counting items, so
+    their cost does not grow with the backlog. Triggers (migration 0003) keep them right for every
+    writer, bulk loads and plain SQL included; ``backlog doctor`` checks them and ``backlog doctor
+    --repair`` rebuilds them.
+    """
+
+    __tablename__ = "rollup_by_kind"
+
+    quarter: Mapped[str] = mapped_column(String(7), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16), primary_key=True)
+    status: Mapped[str] = mapped_column(String(16), primary_key=True)
+    needs_review: Mapped[bool] = mapped_column(Boolean, primary_key=True)
+    currency: Mapped[str] = mapped_column(String(3), primary_key=True)
+    item_count: Mapped[int] = mapped_column(Integer, default=0)
+    value_at_risk: Mapped[float] = mapped_column(Numeric(18, 2, asdecimal=False), default=0)
+    customers_affected: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class OwnerRollup(Base):
+    """Live items per quarter, owner ('' for nobody), kind and status; kept like ``KindRollup``."""
+
+    __tablename__ = "rollup_by_owner"
+
+    quarter: Mapped[str] = mapped_column(String(7), primary_key=True)
+    owner: Mapped[str] = mapped_column(String(200), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16), primary_key=True)
+    status: Mapped[str] = mapped_column(String(16), primary_key=True)
+    item_count: Mapped[int] = mapped_column(Integer, default=0)
+    value_at_risk: Mapped[float] = mapped_column(Numeric(18, 2, asdecimal=False), default=0)
 
 
 class Problem(Base):

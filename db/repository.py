@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import Select, case, func, or_, select
+from sqlalchemy import ColumnElement, Integer, Select, case, column, func, or_, select, text
 from sqlalchemy.orm import Session, selectinload
 
-from db.models import Change, Document, Improvement, Problem
+from db.models import Change, Document, Improvement, KindRollup, OwnerRollup, Problem
 from improvement.models import ItemFilter
 
 SORTS: dict[str, tuple[Any, ...]] = {
@@ -20,11 +20,31 @@ SORTS: dict[str, tuple[Any, ...]] = {
 }
 
 
+def _dialect(session: Session) -> str:
+    return session.get_bind().dialect.name
+
+
 def _escape_like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-def _filtered(stmt: Select[Any], flt: ItemFilter) -> Select[Any]:
+def _text_match(needle: str, dialect: str) -> ColumnElement[bool]:
+    """Case-insensitive substring search in the title or description, served by an index (migration 0004)."""
+    if dialect == "sqlite" and len(needle) >= 3:
+        # The trigram FTS table matches a quoted phrase as a substring; it needs at least three characters.
+        phrase = '"' + needle.replace('"', '""') + '"'
+        matches = text("SELECT rowid FROM improvements_text WHERE improvements_text MATCH :phrase").bindparams(
+            phrase=phrase
+        )
+        return Improvement.id.in_(matches.columns(column("rowid", Integer)))
+    pattern = f"%{_escape_like(needle.lower())}%"
+    return or_(
+        func.lower(Improvement.title).like(pattern, escape="\\"),
+        func.lower(Improvement.description).like(pattern, escape="\\"),
+    )
+
+
+def _filtered(stmt: Select[Any], flt: ItemFilter, dialect: str) -> Select[Any]:
     if not flt.include_merged:
         stmt = stmt.where(Improvement.merged_into_id.is_(None))
     if flt.kinds:
@@ -44,29 +64,50 @@ def _filtered(stmt: Select[Any], flt: ItemFilter) -> Select[Any]:
     if flt.ids:
         stmt = stmt.where(Improvement.id.in_(list(flt.ids)))
     if flt.text:
-        pattern = f"%{_escape_like(flt.text.lower())}%"
-        stmt = stmt.where(
-            or_(
-                func.lower(Improvement.title).like(pattern, escape="\\"),
-                func.lower(Improvement.description).like(pattern, escape="\\"),
-            )
-        )
+        stmt = stmt.where(_text_match(flt.text, dialect))
     return stmt
 
 
 def list_improvements(
     session: Session, flt: ItemFilter, *, sort: str = "priority", limit: int = 50, offset: int = 0
 ) -> list[Improvement]:
-    stmt = _filtered(select(Improvement), flt).order_by(*SORTS[sort]).limit(limit).offset(offset)
+    stmt = _filtered(select(Improvement), flt, _dialect(session)).order_by(*SORTS[sort]).limit(limit).offset(offset)
     return list(session.scalars(stmt))
 
 
-def count_improvements(session: Session, flt: ItemFilter, *, limit: int | None = None) -> int:
-    """Matching items; with ``limit``, counting stops at limit + 1 so the cost stays flat as the table grows."""
+def count_improvements(session: Session, flt: ItemFilter, *, limit: int | None = None) -> tuple[int, bool]:
+    """How many items match, and whether that number is exact.
+
+    Filters on kind, status, quarter, owner and the review flag are answered from the rollup tables:
+    exact, and the same few rows whatever the backlog's size. Anything else (text, ids, merged items)
+    counts the items; with ``limit`` that stops at limit + 1, so its cost stops growing too.
+    """
+    from_rollups = _count_from_rollups(session, flt)
+    if from_rollups is not None:
+        return from_rollups, True
     if limit is None:
-        return int(session.scalar(_filtered(select(func.count(Improvement.id)), flt)) or 0)
-    capped = _filtered(select(Improvement.id), flt).limit(limit + 1).subquery()
-    return int(session.scalar(select(func.count()).select_from(capped)) or 0)
+        return int(session.scalar(_filtered(select(func.count(Improvement.id)), flt, _dialect(session))) or 0), True
+    capped = _filtered(select(Improvement.id), flt, _dialect(session)).limit(limit + 1).subquery()
+    counted = int(session.scalar(select(func.count()).select_from(capped)) or 0)
+    return min(counted, limit), counted <= limit
+
+
+def _count_from_rollups(session: Session, flt: ItemFilter) -> int | None:
+    if flt.text or flt.ids or flt.include_merged or (flt.owners and flt.needs_review is not None):
+        return None
+    table: type[KindRollup | OwnerRollup] = OwnerRollup if flt.owners else KindRollup
+    stmt = select(func.coalesce(func.sum(table.item_count), 0))
+    if flt.kinds:
+        stmt = stmt.where(table.kind.in_(list(flt.kinds)))
+    if flt.statuses:
+        stmt = stmt.where(table.status.in_(list(flt.statuses)))
+    if flt.quarters:
+        stmt = stmt.where(table.quarter.in_(list(flt.quarters)))
+    if flt.owners:
+        stmt = stmt.where(OwnerRollup.owner.in_(list(flt.owners)))
+    if flt.needs_review is not None:
+        stmt = stmt.where(KindRollup.needs_review.is_(flt.needs_review))
+    return int(session.scalar(stmt) or 0)
 
 
 def get_improvement(session: Session, improvement_id: int, *, with_problems: bool = False) -> Improvement | None:
@@ -93,23 +134,21 @@ def history(session: Session, improvement_id: int) -> list[Change]:
 
 
 def distinct_values(session: Session, column: str) -> list[str]:
-    col = getattr(Improvement, column)
-    stmt = select(col).where(col.is_not(None), Improvement.merged_into_id.is_(None)).distinct().order_by(col)
+    """The owners or quarters that live items have, read from the owner rollup (a few hundred rows at most)."""
+    col = getattr(OwnerRollup, column)
+    stmt = select(col).where(OwnerRollup.item_count > 0).distinct().order_by(col)
     return [v for v in session.scalars(stmt) if v]
 
 
 def group_counts(session: Session, *, by: Sequence[str], quarters: Sequence[str]) -> list[dict[str, Any]]:
-    """COUNT, SUM(value at risk) and SUM(customers) grouped in SQL over the indexed columns."""
-    cols = [getattr(Improvement, name) for name in by]
+    """Items, value at risk and customers grouped by ``by`` (columns of the kind rollup) in ``quarters``."""
+    r = KindRollup
+    cols = [getattr(r, name) for name in by]
     stmt = (
-        select(
-            *cols,
-            func.count(Improvement.id),
-            func.coalesce(func.sum(Improvement.value_at_risk), 0),
-            func.coalesce(func.sum(Improvement.customers_affected), 0),
-        )
-        .where(Improvement.merged_into_id.is_(None), Improvement.quarter.in_(list(quarters)))
+        select(*cols, func.sum(r.item_count), func.sum(r.value_at_risk), func.sum(r.customers_affected))
+        .where(r.quarter.in_(list(quarters)))
         .group_by(*cols)
+        .having(func.sum(r.item_count) > 0)
     )
     rows = []
     for row in session.execute(stmt):
@@ -122,27 +161,26 @@ def group_counts(session: Session, *, by: Sequence[str], quarters: Sequence[str]
 
 
 def owner_counts(session: Session, *, quarter: str, limit: int = 15) -> list[dict[str, Any]]:
-    done = func.sum(case((Improvement.status == "done", 1), else_=0))
+    r = OwnerRollup
+    items = func.sum(r.item_count)
+    done = func.sum(case((r.status == "done", r.item_count), else_=0))
     stmt = (
-        select(
-            Improvement.owner, func.count(Improvement.id), done, func.coalesce(func.sum(Improvement.value_at_risk), 0)
-        )
-        .where(Improvement.merged_into_id.is_(None), Improvement.quarter == quarter)
-        .group_by(Improvement.owner)
-        .order_by(func.count(Improvement.id).desc())
+        select(r.owner, items, done, func.sum(r.value_at_risk))
+        .where(r.quarter == quarter)
+        .group_by(r.owner)
+        .having(items > 0)
+        .order_by(items.desc(), r.owner)
         .limit(limit)
     )
     return [
-        {"owner": owner or "(unassigned)", "items": int(n), "done": int(d or 0), "value_at_risk": float(v)}
+        {"owner": owner or "(unassigned)", "items": int(n), "done": int(d or 0), "value_at_risk": round(float(v), 2)}
         for owner, n, d, v in session.execute(stmt)
     ]
 
 
 def currencies(session: Session, *, quarters: Sequence[str]) -> list[str]:
     stmt = (
-        select(Improvement.currency)
-        .where(Improvement.quarter.in_(list(quarters)), Improvement.merged_into_id.is_(None))
-        .distinct()
+        select(KindRollup.currency).where(KindRollup.quarter.in_(list(quarters)), KindRollup.item_count > 0).distinct()
     )
     return sorted(c for c in session.scalars(stmt) if c)
 

@@ -1,7 +1,8 @@
 """The quarterly innovation backlog review: balance of kinds, money at risk, status, owners, trends.
 
-Every figure is an aggregate computed in SQL over indexed columns (see ``db.repository.group_counts``);
-only the short lists (top items, done items, items needing review) fetch rows, and those are limited.
+Every figure is read from the rollup tables that database triggers keep (``db.rollups``): a few dozen
+rows per quarter whatever the backlog's size. Only the short lists (top items, done items, items needing
+review) fetch items, each walking an index and stopping after ``top`` rows.
 """
 
 from __future__ import annotations
@@ -68,7 +69,9 @@ def quarterly_review(session_factory: sessionmaker[Session], quarter: str, *, to
             session, by=("quarter", "kind"), quarters=domain.quarters_back(quarter, TREND_QUARTERS)
         )
         flt = ItemFilter(quarters=[quarter])
-        needs_review_count = repository.count_improvements(session, ItemFilter(quarters=[quarter], needs_review=True))
+        needs_review_count, _ = repository.count_improvements(
+            session, ItemFilter(quarters=[quarter], needs_review=True)
+        )
         needs_review = repository.list_improvements(
             session, ItemFilter(quarters=[quarter], needs_review=True), sort="priority", limit=top
         )

@@ -38,7 +38,7 @@ if TYPE_CHECKING:  # the classifier module pulls in numpy; listing items must no
 
 log = logging.getLogger(__name__)
 MAX_PAGE = 1000
-# Counting every match is linear in the backlog; past this many, the page says "10,000+" instead.
+# Filters the rollups cannot answer (text search) count matching items; past this many the page says "10,000+".
 COUNT_LIMIT = 10_000
 
 
@@ -361,11 +361,10 @@ class BacklogService:
             rows = repository.list_improvements(session, flt, sort=sort, limit=limit, offset=offset)
             if not with_total:
                 return Page(items=[item_view(r) for r in rows], total=len(rows), offset=offset, limit=limit)
-            counted = repository.count_improvements(session, flt, limit=count_limit)
-            exact = count_limit is None or counted <= count_limit
+            total, exact = repository.count_improvements(session, flt, limit=count_limit)
             return Page(
                 items=[item_view(r) for r in rows],
-                total=min(counted, count_limit or counted),
+                total=total,
                 offset=offset,
                 limit=limit,
                 total_is_exact=exact,

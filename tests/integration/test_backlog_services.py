@@ -121,11 +121,17 @@ def test_list_filters_search_and_sorts(service: BacklogService) -> None:
 def test_counting_stops_at_the_limit_and_says_so(service: BacklogService) -> None:
     for text in ("Receipts miss the phone number", "Bills hide the pro-rata charge", "Gate changes are not pushed"):
         log(service, text)
-    capped = service.list_items(ItemFilter(), limit=1, count_limit=2)
+    # A text search counts matching items, and stops counting past the limit.
+    capped = service.list_items(ItemFilter(text="e"), limit=1, count_limit=2)
     assert (capped.total, capped.total_is_exact, len(capped.items)) == (2, False, 1)
-    exact = service.list_items(ItemFilter(), limit=1, count_limit=3)
+    exact = service.list_items(ItemFilter(text="e"), limit=1, count_limit=3)
     assert (exact.total, exact.total_is_exact) == (3, True)
-    assert service.list_items(ItemFilter(), count_limit=None).total == 3
+    assert service.list_items(ItemFilter(text="e"), count_limit=None).total == 3
+    # Filters the rollups answer are exact whatever the limit.
+    assert (service.list_items(ItemFilter(), count_limit=2).total_is_exact, service.list_items(ItemFilter()).total) == (
+        True,
+        3,
+    )
 
 
 def test_quarterly_review_aggregates_in_sql(service: BacklogService, sessions) -> None:  # type: ignore[no-untyped-def]
@@ -163,3 +169,24 @@ def test_seed_demo_then_logging_continues_the_ids(service: BacklogService, sessi
     assert result.improvement_id == 301 and result.problem_id == 301
     assert service.list_items(ItemFilter()).total == 301
     assert len(service.get_item(301).history) == 1
+
+
+def test_search_finds_any_substring_and_follows_edits(service: BacklogService) -> None:
+    a = log(service, "Die Über-Rechnung zeigt keine Bestellnummer", title="Über invoices miss the PO number")
+    b = log(service, 'Customers quote "ref 12" and nobody can find it', title="Reference numbers get lost")
+    c = log(service, "Parcels wait at the depot for a week")
+
+    def found(needle: str) -> set[int]:
+        return {i.id for i in service.list_items(ItemFilter(text=needle), count_limit=None).items}
+
+    assert found("ÜBER") == {a.improvement_id}  # case folding beyond ASCII
+    assert found("voice") == {a.improvement_id}  # inside a word
+    assert found('"ref 12"') == {b.improvement_id}  # quotes are text, not query syntax
+    assert found("po") == {a.improvement_id, c.improvement_id}  # two letters: still a substring search
+    assert found("depot for") == {c.improvement_id}
+    assert found("week OR depot") == set()
+    version = service.get_item(c.improvement_id).item.version
+    service.edit_item(c.improvement_id, {"title": "Lockers instead of depots"}, actor="x", expected_version=version)
+    assert found("lockers") == {c.improvement_id}
+    service.merge(a.improvement_id, [b.improvement_id], actor="lead")
+    assert found("reference") == set()  # merged items leave the backlog page

@@ -168,8 +168,10 @@ def test_seed_demo_fills_every_kind_status_and_quarter() -> None:
 
 
 def test_db_upgrade_reports_the_revision() -> None:
+    from db.engine import HEAD_REVISION
+
     result = run("db", "upgrade", "--json")
-    assert result.returncode == 0 and json.loads(result.stdout)["revision"] == "0002"
+    assert result.returncode == 0 and json.loads(result.stdout)["revision"] == HEAD_REVISION
 
 
 def test_bad_setting_is_one_clear_line() -> None:

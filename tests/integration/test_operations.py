@@ -11,6 +11,8 @@ import sys
 import time
 from pathlib import Path
 
+from sqlalchemy import text
+
 from assistant.doctor import check
 from improvement.cli import main
 from improvement.wiring import make_backend
@@ -53,11 +55,15 @@ def test_doctor_finds_and_repairs_drift_between_sql_and_chroma() -> None:
     backend.vector_store.knowledge.add(
         ids=["orphan-1"], documents=["left behind by a crash"], metadatas=[{"source": "ghost.md"}]
     )
+    with backend.sessions.begin() as session:  # as if someone loaded rows with the triggers switched off
+        session.execute(text("UPDATE rollup_by_kind SET item_count = 0"))
     report = check(backend)
     assert not report["ok"] and report["problems_missing_from_index"] == 1
     assert report["chunks_without_document"] == ["ghost.md"]
+    assert report["rollups"]["kind_rows_wrong"] > 0
     check(backend, repair=True)
     assert check(backend)["ok"]
+    assert backend.backlog(with_models=False).list_items().total == 2
 
 
 def test_backup_and_restore_round_trip(tmp_path: Path) -> None:
