@@ -178,13 +178,6 @@ def owner_counts(session: Session, *, quarter: str, limit: int = 15) -> list[dic
     ]
 
 
-def currencies(session: Session, *, quarters: Sequence[str]) -> list[str]:
-    stmt = (
-        select(KindRollup.currency).where(KindRollup.quarter.in_(list(quarters)), KindRollup.item_count > 0).distinct()
-    )
-    return sorted(c for c in session.scalars(stmt) if c)
-
-
 # Knowledge base documents -------------------------------------------------------------------------
 
 

@@ -224,7 +224,7 @@ def cmd_review(args: argparse.Namespace) -> int:
     def human() -> None:
         print(
             f"Quarterly review {review.quarter}: {review.total_items} item(s), "
-            f"value at risk {review.value_at_risk_total:,.0f} {'/'.join(review.currencies) or ''}"
+            f"value at risk {review.value_at_risk_text()}"
         )
         for kind, n in review.counts_by_kind.items():
             print(

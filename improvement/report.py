@@ -38,15 +38,20 @@ def review_html(review: QuarterlyReview) -> str:
     )
     done = "".join(f"<li><b>{escape(i.owner or 'unassigned')}</b>: {escape(i.title)}</li>" for i in review.done)
     head = "<tr><th>#</th><th>Title</th><th>Kind</th><th>Status</th><th>Owner</th><th>Value at risk</th></tr>"
-    currency = escape("/".join(review.currencies) or "")
+    money_at_risk = escape(review.value_at_risk_text())
+    mixed = (
+        " <em>Amounts in different currencies are not converted; the breakdowns below add them as plain numbers.</em>"
+        if review.mixes_currencies
+        else ""
+    )
     return f"""<!doctype html><html lang="en"><head><meta charset="utf-8">
 <title>Quarterly innovation backlog review {review.quarter}</title>
 <style>body{{font-family:system-ui,sans-serif;margin:2rem;color:#222}}table{{border-collapse:collapse;margin:1rem 0}}
 td,th{{border:1px solid #ccc;padding:.3rem .6rem;text-align:left}}.num{{text-align:right}}h1{{margin-bottom:0}}
 @media print{{body{{margin:0}}}}</style></head><body>
 <h1>Quarterly innovation backlog review: {review.quarter}</h1>
-<p>{review.total_items} item(s); value at risk {review.value_at_risk_total:,.0f} {currency}
-(previous quarter {review.previous_value_at_risk_total:,.0f}); {review.needs_review_count} need review.</p>
+<p>{review.total_items} item(s); value at risk {money_at_risk}
+(previous quarter {review.previous_value_at_risk_total:,.0f}); {review.needs_review_count} need review.{mixed}</p>
 <h2>Balance of kaizen, kaikaku and kakushin</h2>
 <table><tr><th>Kind</th><th>Items</th><th>Share</th><th>Change vs {review.previous_quarter}</th>
 <th>Value at risk</th></tr>{kinds}</table>

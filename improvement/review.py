@@ -7,6 +7,7 @@ review) fetch items, each walking an index and stopping after ``top`` rows.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -37,12 +38,24 @@ class QuarterlyReview:
     change_by_kind: dict[str, int]
     previous_value_at_risk_total: float
     currencies: list[str]
+    value_at_risk_by_currency: dict[str, float]
     needs_review_count: int
     needs_review: list[ItemView]
     done: list[ItemView]
     top_by_value: list[ItemView]
     owners: list[dict[str, Any]]
     trend: list[dict[str, Any]]
+
+    @property
+    def mixes_currencies(self) -> bool:
+        return len(self.value_at_risk_by_currency) > 1
+
+    def value_at_risk_text(self, fmt: Callable[[float, str], str] | None = None) -> str:
+        """The quarter's money at risk per currency, e.g. '12,000 EUR + 3,500 USD'; never adds currencies."""
+        fmt = fmt or (lambda amount, currency: f"{amount:,.0f} {currency}")
+        if not self.value_at_risk_by_currency:
+            return fmt(0.0, "")
+        return " + ".join(fmt(v, c) for c, v in self.value_at_risk_by_currency.items())
 
     def as_json(self) -> dict[str, Any]:
         data = asdict(self)
@@ -80,7 +93,7 @@ def quarterly_review(session_factory: sessionmaker[Session], quarter: str, *, to
         )
         top_rows = repository.list_improvements(session, flt, sort="value_at_risk", limit=top)
         owners = repository.owner_counts(session, quarter=quarter)
-        currencies = repository.currencies(session, quarters=[quarter])
+        by_currency = repository.group_counts(session, by=("currency",), quarters=[quarter])
         views = ([item_view(r) for r in needs_review], [item_view(r) for r in done], [item_view(r) for r in top_rows])
 
     counts_by_kind = _by(by_kind_status, "kind", "count", kinds)
@@ -114,7 +127,10 @@ def quarterly_review(session_factory: sessionmaker[Session], quarter: str, *, to
         previous_counts_by_kind=previous_counts,
         change_by_kind={k: counts_by_kind[k] - previous_counts[k] for k in kinds},
         previous_value_at_risk_total=round(sum(r["value_at_risk"] for r in previous_rows), 2),
-        currencies=currencies,
+        currencies=sorted(r["currency"] for r in by_currency),
+        value_at_risk_by_currency={
+            r["currency"]: round(r["value_at_risk"], 2) for r in sorted(by_currency, key=lambda r: r["currency"])
+        },
         needs_review_count=needs_review_count,
         needs_review=views[0],
         done=views[1],

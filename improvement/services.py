@@ -18,6 +18,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from db import repository
 from db.models import Change, Improvement, Problem
+from db.transactions import run_in_transaction
 from improvement import domain
 from improvement.domain import DecidedBy, DomainError, Kind, NotFound, StaleEdit, Status
 from improvement.models import (
@@ -233,8 +234,10 @@ class BacklogService:
             classification = self.classify([new.text])[0]
         suggestions = self._suggest(new.text, Kind(new.kind) if new.kind else classification.kind)
         now = now or utcnow()
-        with self._sessions.begin() as session:
-            problem_id, item_id = self._insert(session, new, classification, suggestions, actor=actor, now=now)
+        problem_id, item_id = run_in_transaction(
+            self._sessions,
+            lambda session: self._insert(session, new, classification, suggestions, actor=actor, now=now),
+        )
         warnings = self._index_problems([(problem_id, item_id, new.title, new.text)])
         return LoggedProblem(
             problem_id=problem_id,
@@ -431,13 +434,16 @@ class BacklogService:
         apply: Callable[[Session, Improvement, datetime], list[tuple[str, Any, Any]]],
     ) -> ItemView:
         actor = domain.clean_text(actor, field="actor", required=False, limit=domain.MAX_SHORT) or "anonymous"
+
+        def work(session: Session) -> ItemView:
+            row = self._load_for_edit(session, improvement_id, expected_version)
+            now = utcnow()
+            record_changes(session, row, apply(session, row, now), actor=actor, now=now)
+            session.flush()
+            return item_view(row)
+
         try:
-            with self._sessions.begin() as session:
-                row = self._load_for_edit(session, improvement_id, expected_version)
-                now = utcnow()
-                record_changes(session, row, apply(session, row, now), actor=actor, now=now)
-                session.flush()
-                return item_view(row)
+            return run_in_transaction(self._sessions, work)
         except StaleDataError:
             # Another writer committed between our read and our UPDATE ... WHERE version = ?
             raise StaleEdit(
@@ -516,6 +522,7 @@ class BacklogService:
 
         def apply(session: Session, target: Improvement, now: datetime) -> list[tuple[str, Any, Any]]:
             changed: list[tuple[str, Any, Any]] = []
+            moved.clear()  # a retried transaction starts again from nothing
             for source_id in sources:
                 source = self._load_for_edit(session, source_id, None)
                 for problem in list(source.problems):
@@ -560,7 +567,8 @@ class BacklogService:
         new_status = domain.parse_status(status) if status else None
         actor = domain.clean_text(actor, field="actor", required=False, limit=domain.MAX_SHORT) or "anonymous"
         now = utcnow()
-        with self._sessions.begin() as session:
+
+        def work(session: Session) -> None:
             for improvement_id in improvement_ids:
                 row = self._load_for_edit(session, improvement_id, None)
                 changes = []
@@ -571,4 +579,6 @@ class BacklogService:
                         changes.append((name, getattr(row, name), value))
                         setattr(row, name, value)
                 record_changes(session, row, changes, actor=actor, now=now)
+
+        run_in_transaction(self._sessions, work)
         return len(improvement_ids)

@@ -19,6 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
 from db.models import Improvement, Problem
+from db.transactions import run_in_transaction
 from improvement import domain
 from improvement.domain import DomainError
 from improvement.services import BacklogService, _recompute_totals, new_problem_row, record_changes
@@ -290,8 +291,9 @@ def import_rows(
     classified = service.classify([p.problems[0][1].text for p in unlabelled]) if unlabelled else []
     by_ref = {p.ref: c for p, c in zip(unlabelled, classified, strict=True)}
     now = datetime.now(UTC)
-    problems_written = 0
-    with session_factory.begin() as session:
+
+    def work(session: Session) -> int:
+        problems_written = 0
         for plan in plans:
             first = plan.problems[0][1]
             extra = plan.item
@@ -332,6 +334,9 @@ def import_rows(
             session.add(item)
             session.flush()
             record_changes(session, item, [("imported", None, f"{len(plan.problems)} report(s)")], actor=actor, now=now)
+        return problems_written
+
+    problems_written = run_in_transaction(session_factory, work)
     return {"items": len(plans), "problems": problems_written}
 
 

@@ -190,3 +190,13 @@ def test_search_finds_any_substring_and_follows_edits(service: BacklogService) -
     assert found("lockers") == {c.improvement_id}
     service.merge(a.improvement_id, [b.improvement_id], actor="lead")
     assert found("reference") == set()  # merged items leave the backlog page
+
+
+def test_review_keeps_currencies_apart(service: BacklogService, sessions) -> None:  # type: ignore[no-untyped-def]
+    log(service, "The bill does not explain the pro-rata charge", value_at_risk="1000")
+    log(service, "Gate changes are not pushed to the app", value_at_risk="250", currency="USD")
+    log(service, "Receipts miss the store phone number", value_at_risk="500", currency="usd")
+    review = quarterly_review(sessions, "2026-Q4")
+    assert review.value_at_risk_by_currency == {"EUR": 1000.0, "USD": 750.0}
+    assert review.mixes_currencies and review.value_at_risk_text() == "1,000 EUR + 750 USD"
+    assert review.currencies == ["EUR", "USD"]

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import random
+import threading
+from collections import Counter
 
 import pytest
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select, text, update
 
 from db import rollups
 from db.models import Improvement
@@ -138,3 +140,53 @@ def test_every_trigger_exists_after_upgrading(sessions) -> None:  # type: ignore
             names = set(session.scalars(text("SELECT name FROM sqlite_master WHERE type = 'trigger'")))
             expected = {f"improvements_{t}_{e}" for t in ("rollup", "text") for e in ("insert", "update", "delete")}
     assert names == expected
+
+
+def test_two_writers_deadlocking_on_rollup_rows_both_succeed(service: BacklogService, sessions) -> None:  # type: ignore[no-untyped-def]
+    """Writer 1 touches kind A then B, writer 2 kind B then A: PostgreSQL aborts one; it runs again."""
+    from db.transactions import run_in_transaction
+
+    with sessions() as session:
+        if session.get_bind().dialect.name != "postgresql":
+            pytest.skip("SQLite has one writer at a time: it queues instead of deadlocking")
+    kaizen = [log_kind(service, "kaizen") for _ in range(2)]
+    kaikaku = [log_kind(service, "kaikaku") for _ in range(2)]
+    barrier = threading.Barrier(2)
+    attempts: Counter[str] = Counter()
+    errors: list[BaseException] = []
+
+    def writer(name: str, first: int, second: int) -> None:
+        def work(session) -> None:  # type: ignore[no-untyped-def]
+            attempts[name] += 1
+            session.execute(
+                update(Improvement).where(Improvement.id == first).values(value_at_risk=Improvement.value_at_risk + 1)
+            )
+            if attempts[name] == 1:
+                barrier.wait(timeout=20)  # both now hold one rollup row and want the other's
+            session.execute(
+                update(Improvement).where(Improvement.id == second).values(value_at_risk=Improvement.value_at_risk + 1)
+            )
+
+        try:
+            run_in_transaction(sessions, work)
+        except BaseException as error:  # noqa: BLE001 - reported by the assertion below
+            errors.append(error)
+
+    threads = [
+        threading.Thread(target=writer, args=("one", kaizen[0], kaikaku[0])),
+        threading.Thread(target=writer, args=("two", kaikaku[1], kaizen[1])),
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert not errors, errors
+    assert sorted(attempts.values()) == [1, 2]  # one was aborted as the deadlock's victim and ran again
+    with sessions() as session:
+        values = session.scalars(select(Improvement.value_at_risk).where(Improvement.id.in_(kaizen + kaikaku))).all()
+    assert sorted(values) == [1.0, 1.0, 1.0, 1.0]
+    assert_rollups_agree(sessions)
+
+
+def log_kind(service: BacklogService, kind: str) -> int:
+    return service.log_problem({"description": f"A {kind} problem", "kind": kind}, actor="t").improvement_id
