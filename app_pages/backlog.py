@@ -174,13 +174,15 @@ with right:
                     "target": target,
                     "outcome": outcome,
                 }
-                saved = service.edit_item(item.id, changes, actor=actor(), expected_version=opened)
-                if new_status != item.status:
-                    saved = service.change_status(
-                        item.id, str(new_status), actor=actor(), expected_version=saved.version
-                    )
-                if kind != item.kind:
-                    saved = service.override_kind(item.id, kind, actor=actor(), expected_version=saved.version)
+                # One transaction: a refused status move leaves the other fields unsaved too.
+                saved = service.update_item(
+                    item.id,
+                    changes,
+                    status=str(new_status),
+                    kind=kind if kind != item.kind else None,
+                    actor=actor(),
+                    expected_version=opened,
+                )
                 opened_versions[item.id] = saved.version
                 st.session_state["backlog_flash"] = f"Saved item #{item.id} (version {saved.version})."
                 st.rerun()

@@ -112,6 +112,21 @@ def problem_view(row: Problem) -> ProblemView:
     )
 
 
+def _decide_kind(row: Improvement, new: Kind, actor: str, now: datetime) -> list[tuple[str, Any, Any]]:
+    """A person's decision on the kind: recorded even when it confirms the model's, and clears 'needs review'."""
+    changed: list[tuple[str, Any, Any]] = [("kind", row.kind, new.value)]
+    if row.kind_decided_by != DecidedBy.PERSON.value:
+        changed.append(("kind_decided_by", row.kind_decided_by, DecidedBy.PERSON.value))
+    row.kind = new.value
+    row.kind_decided_by = DecidedBy.PERSON.value
+    row.kind_decided_by_name = actor
+    row.kind_decided_at = now
+    if row.needs_review:
+        changed.append(("needs_review", True, False))
+        row.needs_review = False
+    return changed
+
+
 def _recompute_totals(item: Improvement, problems: Iterable[Problem]) -> None:
     problems = list(problems)
     item.value_at_risk = round(sum(float(p.value_at_risk or 0) for p in problems), 2)
@@ -455,20 +470,7 @@ class BacklogService:
     def edit_item(
         self, improvement_id: int, changes: Mapping[str, Any], *, actor: str, expected_version: int | None = None
     ) -> ItemView:
-        values = validate_edit(changes)
-
-        def apply(_session: Session, row: Improvement, _now: datetime) -> list[tuple[str, Any, Any]]:
-            changed = []
-            for name, value in values.items():
-                old = getattr(row, name)
-                if old != value:
-                    setattr(row, name, value)
-                    changed.append((name, old, value))
-            if {"effort", "impact"} & values.keys():
-                _reprioritise(row)
-            return changed
-
-        return self._commit_edit(improvement_id, expected_version, actor, apply)
+        return self.update_item(improvement_id, changes, actor=actor, expected_version=expected_version)
 
     def change_status(
         self,
@@ -479,36 +481,48 @@ class BacklogService:
         expected_version: int | None = None,
         outcome: str | None = None,
     ) -> ItemView:
-        new = domain.parse_status(status)
-        outcome_text = domain.clean_text(outcome, field="outcome", required=False) if outcome is not None else None
-
-        def apply(_session: Session, row: Improvement, now: datetime) -> list[tuple[str, Any, Any]]:
-            domain.check_transition(domain.parse_status(row.status), new)  # refuse before touching anything
-            changed: list[tuple[str, Any, Any]] = []
-            if outcome_text is not None and outcome_text != row.outcome:
-                changed.append(("outcome", row.outcome, outcome_text))
-                row.outcome = outcome_text
-            return changed + _apply_status(row, new, now)
-
-        return self._commit_edit(improvement_id, expected_version, actor, apply)
+        changes = {} if outcome is None else {"outcome": outcome}
+        return self.update_item(improvement_id, changes, status=status, actor=actor, expected_version=expected_version)
 
     def override_kind(
         self, improvement_id: int, kind: str, *, actor: str, expected_version: int | None = None
     ) -> ItemView:
         """A person's decision: always wins, recorded with who and when, clears 'needs review'."""
-        new = domain.parse_kind(kind)
+        return self.update_item(improvement_id, {}, kind=kind, actor=actor, expected_version=expected_version)
+
+    def update_item(
+        self,
+        improvement_id: int,
+        changes: Mapping[str, Any],
+        *,
+        actor: str,
+        status: str | None = None,
+        kind: str | None = None,
+        expected_version: int | None = None,
+    ) -> ItemView:
+        """Field edits, a status move and a person's kind decision, saved together or not at all.
+
+        Edits apply first, so an outcome typed in the same form lets the item move to done.
+        """
+        values = validate_edit(changes)
+        new_status = domain.parse_status(status) if status is not None else None
+        new_kind = domain.parse_kind(kind) if kind is not None else None
 
         def apply(_session: Session, row: Improvement, now: datetime) -> list[tuple[str, Any, Any]]:
-            changed: list[tuple[str, Any, Any]] = [("kind", row.kind, new.value)]
-            if row.kind_decided_by != DecidedBy.PERSON.value:
-                changed.append(("kind_decided_by", row.kind_decided_by, DecidedBy.PERSON.value))
-            row.kind = new.value
-            row.kind_decided_by = DecidedBy.PERSON.value
-            row.kind_decided_by_name = actor
-            row.kind_decided_at = now
-            if row.needs_review:
-                changed.append(("needs_review", True, False))
-                row.needs_review = False
+            if new_status is not None and new_status.value != row.status:
+                domain.check_transition(domain.parse_status(row.status), new_status)  # refuse before touching
+            changed = []
+            for name, value in values.items():
+                old = getattr(row, name)
+                if old != value:
+                    setattr(row, name, value)
+                    changed.append((name, old, value))
+            if {"effort", "impact"} & values.keys():
+                _reprioritise(row)
+            if new_status is not None and new_status.value != row.status:
+                changed += _apply_status(row, new_status, now)
+            if new_kind is not None:
+                changed += _decide_kind(row, new_kind, actor, now)
             return changed
 
         return self._commit_edit(improvement_id, expected_version, actor, apply)

@@ -96,9 +96,9 @@ def test_backlog_filter_and_status_change() -> None:
     at.button(key=f"FormSubmitter:edit_item_{item_id}-Save").click().run()
     assert not at.exception
     assert any("Saved" in s.value for s in at.success)
-    # The form now shows the saved item's values, not another item's leftovers.
-    assert at.selectbox(key=f"edit_status_{item_id}_3").value == "triaged"
-    assert at.text_input(key=f"edit_owner_{item_id}_3").value == "Kim"
+    # One save is one transaction and one new version; the form shows the saved values.
+    assert at.selectbox(key=f"edit_status_{item_id}_2").value == "triaged"
+    assert at.text_input(key=f"edit_owner_{item_id}_2").value == "Kim"
 
 
 def test_a_concurrent_edit_is_refused_and_the_form_keeps_what_was_typed() -> None:

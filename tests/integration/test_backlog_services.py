@@ -200,3 +200,28 @@ def test_review_keeps_currencies_apart(service: BacklogService, sessions) -> Non
     assert review.value_at_risk_by_currency == {"EUR": 1000.0, "USD": 750.0}
     assert review.mixes_currencies and review.value_at_risk_text() == "1,000 EUR + 750 USD"
     assert review.currencies == ["EUR", "USD"]
+
+
+def test_a_form_save_is_all_or_nothing(service: BacklogService) -> None:
+    item_id = log(service, "Our SMS reminder arrives after the appointment").improvement_id
+    service.update_item(item_id, {}, status="planned", actor="ana", expected_version=1)
+    service.update_item(item_id, {}, status="in_progress", actor="ana", expected_version=2)
+    with pytest.raises(ValidationFailed, match="outcome"):
+        service.update_item(item_id, {"owner": "Ben", "effort": 5}, status="done", kind="kaikaku", actor="ana")
+    item = service.get_item(item_id).item
+    assert (item.owner, item.effort, item.status, item.kind, item.version) == (None, 3, "in_progress", "kaizen", 3)
+    saved = service.update_item(
+        item_id,
+        {"owner": "Ben", "outcome": "Reminders go out 48 h ahead; no-shows down 30%"},
+        status="done",
+        kind="kaikaku",
+        actor="ana",
+        expected_version=3,
+    )
+    assert (saved.owner, saved.status, saved.kind, saved.kind_decided_by, saved.version) == (
+        "Ben",
+        "done",
+        "kaikaku",
+        "person",
+        4,
+    )
