@@ -20,22 +20,27 @@ review = quarterly_review(backend().sessions, quarter)
 
 cols = st.columns(4)
 cols[0].metric("Items", f"{review.total_items:,}")
-cols[1].metric(
-    "Value at risk",
-    review.value_at_risk_text(money),
-    # A change across currencies would add unlike amounts, so it is shown only for one currency.
-    delta=None
-    if review.mixes_currencies
-    else f"{money(review.value_at_risk_total - review.previous_value_at_risk_total, '')} vs {review.previous_quarter}",
-    delta_color="inverse",
-)
+if review.mixes_currencies:
+    # A metric has room for one amount: the largest currency's; the caption below lists them all.
+    main_currency, main_amount = max(review.value_at_risk_by_currency.items(), key=lambda pair: pair[1])
+    cols[1].metric(
+        f"Value at risk ({len(review.value_at_risk_by_currency)} currencies)", money(main_amount, main_currency)
+    )
+else:
+    cols[1].metric(
+        "Value at risk",
+        review.value_at_risk_text(money),
+        delta=f"{money(review.value_at_risk_total - review.previous_value_at_risk_total, '')} vs "
+        f"{review.previous_quarter}",
+        delta_color="inverse",
+    )
 cols[2].metric("Done", f"{review.counts_by_status['done']:,}")
 cols[3].metric("Needs review", f"{review.needs_review_count:,}")
 
 if review.mixes_currencies:
     st.caption(
-        "This quarter's items are in several currencies. They are not converted: the charts below add the "
-        "amounts as plain numbers."
+        f"Value at risk by currency: {review.value_at_risk_text(money)}. Amounts are not converted: the charts "
+        "below add them as plain numbers."
     )
 if review.total_items == 0:
     st.info(f"No backlog items in {quarter} yet. Log problems on the first page, or choose another quarter.")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -126,6 +127,19 @@ def test_quarterly_review_shows_the_balance() -> None:
     assert not at.exception
     labels = [m.label for m in at.metric]
     assert labels == ["Items", "Value at risk", "Done", "Needs review"]
+
+
+def test_quarterly_review_never_adds_currencies_together() -> None:
+    from improvement.cli import main
+    from improvement.domain import quarter_of
+
+    quarter = quarter_of(datetime.now(UTC))
+    main(["add", "Refunds take a month", "--value", "1000", "--quarter", quarter])
+    main(["add", "Gate changes are not pushed", "--value", "250", "--currency", "USD", "--quarter", quarter])
+    at = app("app_pages/review.py")
+    assert not at.exception
+    assert at.metric[1].label == "Value at risk (2 currencies)" and at.metric[1].value == "1.0 k EUR"
+    assert any("1.0 k EUR + 250 USD" in c.value for c in at.caption)
 
 
 def test_ask_a_question_with_a_fake_chat_model() -> None:
