@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+PAGES = ("log_problem", "backlog", "review", "assistant", "knowledge")
+
 
 def _ratio(rows: list[dict[str, Any]], key: str) -> str:
     first, last = rows[0][key]["median_ms"], rows[-1][key]["median_ms"]
@@ -89,8 +91,8 @@ def _targets(results: dict[str, Any]) -> list[str]:
         ),
         (
             "each page < 1.5 s at 100k",
-            f"max {max(v for n, v in p.items() if n != 'peak_rss_mb')} ms",
-            all(v < 1500 for n, v in p.items() if n != "peak_rss_mb"),
+            f"max {max(v for n, v in p.items() if n in PAGES)} ms",
+            all(v < 1500 for n, v in p.items() if n in PAGES),
         ),
         (
             "classification >= 80% of the model",
@@ -249,8 +251,15 @@ def write_markdown(results: dict[str, Any], path: Path) -> None:
         "| page | render (ms) |",
         "|---|---|",
     ]
-    lines += [f"| {name} | {ms} |" for name, ms in p["render_ms"].items() if name != "peak_rss_mb"]
-    lines += ["", f"Peak memory of the app process (all pages, models loaded): {p['render_ms']['peak_rss_mb']} MB.", ""]
+    lines += [f"| {name} | {ms} |" for name, ms in p["render_ms"].items() if name in PAGES]
+    r = p["render_ms"]
+    lines += [
+        "",
+        f"Peak memory of the app process: {r.get('peak_rss_mb_pages', '-')} MB after rendering every page "
+        f"(embedding model and classifier loaded), {r['peak_rss_mb']} MB after the assistant page answered one "
+        f"question with the local model ({r.get('assistant_answer_ms', '-')} ms, model load included).",
+        "",
+    ]
     lines += _targets(results)
     lines += [(Path(__file__).parent / "scaling.md").read_text()]
     path.write_text("\n".join(lines))

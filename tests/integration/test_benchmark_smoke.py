@@ -17,3 +17,10 @@ def test_backlog_and_knowledge_benchmarks_run_at_the_smallest_size(tmp_path: Pat
 def test_retrieval_quality_meets_its_target() -> None:
     quality = run.bench_retrieval_quality()
     assert quality["documents"] == 4 and quality["recall_at_3"] >= 0.95
+
+
+def test_page_benchmark_renders_every_page_and_answers_once(tmp_path: Path) -> None:
+    pages = run.bench_pages(tmp_path, 50)["render_ms"]
+    assert set(pages) >= {"log_problem", "backlog", "review", "assistant", "knowledge", "peak_rss_mb"}
+    # The peak is the app process's own, not inherited from the process that started it.
+    assert pages["peak_rss_mb_pages"] <= pages["peak_rss_mb"]
