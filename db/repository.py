@@ -44,15 +44,23 @@ def _text_match(needle: str, dialect: str) -> ColumnElement[bool]:
     )
 
 
+def _by_kind_status_quarter(
+    stmt: Select[Any], table: type[Improvement | KindRollup | OwnerRollup], flt: ItemFilter
+) -> Select[Any]:
+    """The filters the items and both rollup tables share, by the same column names."""
+    if flt.kinds:
+        stmt = stmt.where(table.kind.in_(list(flt.kinds)))
+    if flt.statuses:
+        stmt = stmt.where(table.status.in_(list(flt.statuses)))
+    if flt.quarters:
+        stmt = stmt.where(table.quarter.in_(list(flt.quarters)))
+    return stmt
+
+
 def _filtered(stmt: Select[Any], flt: ItemFilter, dialect: str) -> Select[Any]:
     if not flt.include_merged:
         stmt = stmt.where(Improvement.merged_into_id.is_(None))
-    if flt.kinds:
-        stmt = stmt.where(Improvement.kind.in_(list(flt.kinds)))
-    if flt.statuses:
-        stmt = stmt.where(Improvement.status.in_(list(flt.statuses)))
-    if flt.quarters:
-        stmt = stmt.where(Improvement.quarter.in_(list(flt.quarters)))
+    stmt = _by_kind_status_quarter(stmt, Improvement, flt)
     if flt.owners:
         owners = [o for o in flt.owners if o]
         conditions = [Improvement.owner.in_(owners)] if owners else []
@@ -96,13 +104,7 @@ def _count_from_rollups(session: Session, flt: ItemFilter) -> int | None:
     if flt.text or flt.ids or flt.include_merged or (flt.owners and flt.needs_review is not None):
         return None
     table: type[KindRollup | OwnerRollup] = OwnerRollup if flt.owners else KindRollup
-    stmt = select(func.coalesce(func.sum(table.item_count), 0))
-    if flt.kinds:
-        stmt = stmt.where(table.kind.in_(list(flt.kinds)))
-    if flt.statuses:
-        stmt = stmt.where(table.status.in_(list(flt.statuses)))
-    if flt.quarters:
-        stmt = stmt.where(table.quarter.in_(list(flt.quarters)))
+    stmt = _by_kind_status_quarter(select(func.coalesce(func.sum(table.item_count), 0)), table, flt)
     if flt.owners:
         stmt = stmt.where(OwnerRollup.owner.in_(list(flt.owners)))
     if flt.needs_review is not None:
