@@ -78,8 +78,12 @@ def bench_backlog(size: int, work: Path, database_url: str | None, repeat: int) 
     out: dict[str, Any] = {"items": size, "seed_demo_seconds": round(seed_seconds, 2)}
     out["list_page"] = timed(lambda: service.list_items(ItemFilter(), limit=50), repeat)
     out["filtered_page"] = timed(lambda: service.list_items(flt, limit=50), repeat)
-    # At 1,000 items this filter matches fewer than a page; the report shows how many rows each size returned.
+    # At 1,000 items one quarter's kaikaku matches fewer than a page, so its ratio compares a 15-row page
+    # with a 50-row one. The same filter over every quarter fills the page at every size: like for like.
     out["filtered_page_items"] = len(service.list_items(flt, limit=50).items)
+    every_quarter = ItemFilter(kinds=["kaikaku"], statuses=["new", "triaged"])
+    out["filtered_all_quarters"] = timed(lambda: service.list_items(every_quarter, limit=50), repeat)
+    out["filtered_all_quarters_items"] = len(service.list_items(every_quarter, limit=50).items)
     out["search_page_items"] = len(service.list_items(ItemFilter(text="refund"), limit=50).items)
     out["search_page"] = timed(lambda: service.list_items(ItemFilter(text="refund"), limit=50), repeat)
     out["review"] = timed(lambda: quarterly_review(backend.sessions, quarter), repeat)
