@@ -5,11 +5,14 @@ from __future__ import annotations
 import random
 import threading
 from collections import Counter
+from collections.abc import Iterator
 
 import pytest
 from sqlalchemy import func, select, text, update
+from sqlalchemy.orm import Session, sessionmaker
 
 from db import rollups
+from db.engine import make_engine, make_session_factory, upgrade
 from db.models import Improvement
 from improvement.demo import seed_demo
 from improvement.models import ItemFilter
@@ -142,13 +145,24 @@ def test_every_trigger_exists_after_upgrading(sessions) -> None:  # type: ignore
     assert names == expected
 
 
-def test_two_writers_deadlocking_on_rollup_rows_both_succeed(service: BacklogService, sessions) -> None:  # type: ignore[no-untyped-def]
+@pytest.fixture
+def postgres_sessions(postgres_database: str) -> Iterator[sessionmaker[Session]]:
+    engine = make_engine(postgres_database)
+    upgrade(engine)
+    factory = make_session_factory(engine)
+    with factory.begin() as session:
+        session.execute(text("TRUNCATE changes, problems, improvements RESTART IDENTITY CASCADE"))
+    yield factory
+    engine.dispose()
+
+
+@pytest.mark.postgres  # SQLite has one writer at a time: writers queue there instead of deadlocking
+def test_two_writers_deadlocking_on_rollup_rows_both_succeed(postgres_sessions, offline_classifier) -> None:  # type: ignore[no-untyped-def]
     """Writer 1 touches kind A then B, writer 2 kind B then A: PostgreSQL aborts one; it runs again."""
     from db.transactions import run_in_transaction
 
-    with sessions() as session:
-        if session.get_bind().dialect.name != "postgresql":
-            pytest.skip("SQLite has one writer at a time: it queues instead of deadlocking")
+    sessions = postgres_sessions
+    service = BacklogService(sessions, classifier_provider=lambda: offline_classifier)
     kaizen = [log_kind(service, "kaizen") for _ in range(2)]
     kaikaku = [log_kind(service, "kaikaku") for _ in range(2)]
     barrier = threading.Barrier(2)
