@@ -96,6 +96,7 @@ class Improvement(Base):
         _active_index("ix_active_quarter_owner", "quarter", "owner", "status", "value_at_risk"),
         _active_index("ix_active_quarter_review", "quarter", "needs_review", "priority", "id"),
         _active_index("ix_active_quarter_kind_priority", "quarter", "kind", "priority", "id"),
+        _active_index("ix_active_quarter_status_value", "quarter", "status", "value_at_risk", "id"),
     )
 
 
