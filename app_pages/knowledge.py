@@ -4,7 +4,7 @@ import pandas as pd
 import streamlit as st
 
 from app_pages.common import backend, safe
-from assistant.ingest import IngestError
+from assistant.ingest import MAX_FILE_BYTES, IngestError
 
 st.title("📚 Knowledge base")
 knowledge = backend().knowledge
@@ -37,10 +37,11 @@ st.dataframe(
 
 st.subheader("Add articles")
 uploads = st.file_uploader(
-    "Text, Markdown, HTML or PDF files (20 MB each at most)",
+    f"Text, Markdown, HTML or PDF files ({MAX_FILE_BYTES // 2**20} MB each at most)",
     accept_multiple_files=True,
     type=["txt", "md", "html", "htm", "pdf"],
     key="kb_upload",
+    max_upload_size=MAX_FILE_BYTES // 2**20,  # the uploader refuses what ingestion would refuse
 )
 if st.button("Ingest", type="primary", disabled=not uploads, key="kb_ingest"):
     with st.status("Ingesting…", expanded=True) as status:
