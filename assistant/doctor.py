@@ -11,6 +11,8 @@ from db import rollups
 from db.models import Document, Problem
 from improvement.validation import problem_text
 
+INDEX_BATCH = 2000
+
 
 def _knowledge_sources(collection: Any) -> dict[str, int]:
     counts: dict[str, int] = {}
@@ -25,16 +27,39 @@ def _knowledge_sources(collection: Any) -> dict[str, int]:
         offset += len(batch["ids"])
 
 
-def check(backend: Any, *, repair: bool = False) -> dict[str, Any]:
-    store = backend.vector_store
+def _index(store: Any, problems: dict[int, tuple[int, str, str]], problem_ids: list[int]) -> None:
+    for start in range(0, len(problem_ids), INDEX_BATCH):
+        store.problems.upsert(
+            [
+                (pid, problems[pid][0], problems[pid][1], problem_text(problems[pid][1], problems[pid][2]))
+                for pid in problem_ids[start : start + INDEX_BATCH]
+            ]
+        )
+
+
+def _problems_in_sql(backend: Any) -> dict[int, tuple[int, str, str]]:
     with backend.sessions() as session:
-        rollup_report = rollups.check(session)
-        problems = {
+        return {
             pid: (iid, title, desc)
             for pid, iid, title, desc in session.execute(
                 select(Problem.id, Problem.improvement_id, Problem.title, Problem.description)
             )
         }
+
+
+def index_missing_problems(backend: Any) -> int:
+    """Add every problem the similar-problem index lacks (after a bulk load such as seed-demo)."""
+    problems = _problems_in_sql(backend)
+    missing = sorted(set(problems) - backend.vector_store.problems.ids())
+    _index(backend.vector_store, problems, missing)
+    return len(missing)
+
+
+def check(backend: Any, *, repair: bool = False) -> dict[str, Any]:
+    store = backend.vector_store
+    problems = _problems_in_sql(backend)
+    with backend.sessions() as session:
+        rollup_report = rollups.check(session)
         documents = {d.source: d.chunk_count for d in session.scalars(select(Document))}
     indexed = store.problems.ids()
     missing_problems = sorted(set(problems) - indexed)
@@ -60,14 +85,7 @@ def check(backend: Any, *, repair: bool = False) -> dict[str, Any]:
         if not rollup_report["ok"]:
             with backend.sessions.begin() as session:
                 rollups.rebuild(session)
-        for start in range(0, len(missing_problems), 256):
-            batch = missing_problems[start : start + 256]
-            store.problems.upsert(
-                [
-                    (pid, problems[pid][0], problems[pid][1], problem_text(problems[pid][1], problems[pid][2]))
-                    for pid in batch
-                ]
-            )
+        _index(store, problems, missing_problems)
         store.problems.delete(orphan_problems)
         for source in orphan_chunks:
             store.knowledge.delete(where={"source": source})

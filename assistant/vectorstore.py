@@ -27,7 +27,11 @@ class OfflineMiniLM(EmbeddingFunction[Documents]):
         self._embedder = get_embedder()
 
     def __call__(self, input: Documents) -> Embeddings:  # noqa: A002 (Chroma's signature)
-        return list(self._embedder.embed(list(input)))
+        # Batches repeat texts (the same complaint reported many times, demo data): embed each once.
+        texts = list(input)
+        unique = list(dict.fromkeys(texts))
+        vectors = dict(zip(unique, self._embedder.embed(unique), strict=True))
+        return [vectors[text] for text in texts]
 
     @staticmethod
     def name() -> str:

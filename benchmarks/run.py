@@ -272,7 +272,7 @@ def bench_pages(work: Path, size: int) -> dict[str, Any]:
 import json, time
 from streamlit.testing.v1 import AppTest
 from improvement.cli import main
-main(["seed-demo", "--count", "{size}"])
+main(["seed-demo", "--count", "{size}", "--no-index"])
 out = {{}}
 for page in ["app_pages/log_problem.py", "app_pages/backlog.py", "app_pages/review.py", "app_pages/assistant.py",
              "app_pages/knowledge.py"]:

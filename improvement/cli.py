@@ -277,7 +277,13 @@ def cmd_export_labels(args: argparse.Namespace) -> int:
 def cmd_seed_demo(args: argparse.Namespace) -> int:
     from improvement.demo import seed_demo
 
-    result = seed_demo(_backend(args).sessions, count=args.count, seed=args.seed)
+    backend = _backend(args)
+    result = seed_demo(backend.sessions, count=args.count, seed=args.seed)
+    if args.index:
+        from assistant.doctor import index_missing_problems
+
+        # So that logging a problem finds the demo's similar ones, and `backlog doctor` finds no drift.
+        result["indexed_for_similar_problems"] = index_missing_problems(backend)
     _emit(args, result, lambda: print(f"added {result['items']} demo item(s)"))
     return EXIT_OK
 
@@ -540,6 +546,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("seed-demo", cmd_seed_demo, "fill the database with realistic demo problems")
     p.add_argument("--count", type=_positive, default=500)
     p.add_argument("--seed", type=int, default=2026)
+    p.add_argument(
+        "--no-index",
+        dest="index",
+        action="store_false",
+        help="skip adding the demo problems to the similar-problem index (faster for very large demos)",
+    )
 
     p = add("db", cmd_db, "database maintenance: `backlog db upgrade` applies migrations")
     p.add_argument("action", choices=["upgrade", "current"])

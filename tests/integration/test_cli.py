@@ -167,6 +167,16 @@ def test_seed_demo_fills_every_kind_status_and_quarter() -> None:
     assert len({i["owner"] for i in items}) > 10
 
 
+def test_seeded_demo_problems_are_found_as_similar_and_leave_no_drift() -> None:
+    seeded = json.loads(run("seed-demo", "--count", "40", "--json").stdout)
+    assert seeded == {"items": 40, "indexed_for_similar_problems": 40}
+    assert json.loads(run("doctor", "--json").stdout)["ok"]
+    demo = json.loads(run("show", "1", "--json").stdout)["problems"][0]["description"]
+    logged = json.loads(run("add", demo, "--json").stdout)
+    assert logged["similar"] and logged["similar"][0]["similarity"] > 0.9
+    assert json.loads(run("seed-demo", "--count", "5", "--no-index", "--json").stdout) == {"items": 5}
+
+
 def test_db_upgrade_reports_the_revision() -> None:
     from db.engine import HEAD_REVISION
 
