@@ -22,24 +22,17 @@ depends_on = None
 
 LIVE = sa.text("merged_into_id IS NULL")
 
+INDEXES = {
+    "ix_active_quarter_kind_priority": ["quarter", "kind", "priority", "id"],
+    "ix_active_quarter_status_value": ["quarter", "status", "value_at_risk", "id"],
+}
+
 
 def upgrade() -> None:
-    op.create_index(
-        "ix_active_quarter_kind_priority",
-        "improvements",
-        ["quarter", "kind", "priority", "id"],
-        sqlite_where=LIVE,
-        postgresql_where=LIVE,
-    )
-    op.create_index(
-        "ix_active_quarter_status_value",
-        "improvements",
-        ["quarter", "status", "value_at_risk", "id"],
-        sqlite_where=LIVE,
-        postgresql_where=LIVE,
-    )
+    for name, columns in INDEXES.items():
+        op.create_index(name, "improvements", columns, sqlite_where=LIVE, postgresql_where=LIVE)
 
 
 def downgrade() -> None:
-    op.drop_index("ix_active_quarter_status_value", table_name="improvements")
-    op.drop_index("ix_active_quarter_kind_priority", table_name="improvements")
+    for name in INDEXES:
+        op.drop_index(name, table_name="improvements")
