@@ -58,7 +58,9 @@ def fresh_env(data_dir: Path, database_url: str | None = None) -> None:
     get_settings.cache_clear()
 
 
-def bench_backlog(size: int, work: Path, database_url: str | None, repeat: int) -> dict[str, Any]:
+def bench_backlog(
+    size: int, work: Path, database_url: str | None, repeat: int, *, log_at_scale: bool = False
+) -> dict[str, Any]:
     from sqlalchemy import text
 
     from improvement.demo import seed_demo
@@ -111,8 +113,35 @@ def bench_backlog(size: int, work: Path, database_url: str | None, repeat: int) 
         )
         samples.append((time.perf_counter() - start) * 1000)
     out["cli_list_process_ms"] = round(statistics.median(samples), 1)
+    if log_at_scale:
+        out.update(_log_at_scale(backend, repeat))
     backend.engine.dispose()
     return out
+
+
+def _log_at_scale(backend: Any, repeat: int) -> dict[str, Any]:
+    """Logging one problem when every demo problem is in the similar-problem index, as for a real team."""
+    from assistant.doctor import index_missing_problems
+    from improvement.classification import load_examples
+
+    start = time.perf_counter()
+    indexed = index_missing_problems(backend)
+    index_seconds = time.perf_counter() - start
+    texts = [e.text for e in load_examples()]
+    counter = iter(range(10**9))
+    service = backend.backlog()
+    service.log_problem({"description": "warm-up problem about a wrong invoice"}, actor="bench")
+    timing = timed(
+        lambda: service.log_problem(
+            {"description": f"{random.choice(texts)} (case {next(counter)})", "value_at_risk": "1000"}, actor="bench"
+        ),
+        repeat,
+    )
+    return {
+        "problems_indexed": indexed,
+        "index_problems_seconds": round(index_seconds, 1),
+        "log_one_problem_at_scale": timing,
+    }
 
 
 def bench_classifier(repeat: int) -> dict[str, Any]:
@@ -321,7 +350,7 @@ def _backlog_runs(sizes: list[int], work: Path, repeat: int, postgres: bool) -> 
     results: dict[str, Any] = {"backlog_sqlite": []}
     for size in sizes:
         print(f"backlog sqlite {size}…", flush=True)
-        results["backlog_sqlite"].append(bench_backlog(size, work, None, repeat))
+        results["backlog_sqlite"].append(bench_backlog(size, work, None, repeat, log_at_scale=size == sizes[-1]))
     if postgres:
         results["backlog_postgresql"] = []
         for size in sizes:

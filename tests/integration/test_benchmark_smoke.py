@@ -8,8 +8,9 @@ from benchmarks import run
 
 
 def test_backlog_and_knowledge_benchmarks_run_at_the_smallest_size(tmp_path: Path) -> None:
-    backlog = run.bench_backlog(300, tmp_path, None, repeat=2)
+    backlog = run.bench_backlog(300, tmp_path, None, repeat=2, log_at_scale=True)
     assert backlog["items"] == 300 and backlog["review"]["runs"] == 2
+    assert backlog["problems_indexed"] == 300 and backlog["log_one_problem_at_scale"]["runs"] == 2
     knowledge = run.bench_knowledge(50, tmp_path, repeat=2)
     assert knowledge["chunks"] >= 40 and knowledge["search"]["median_ms"] > 0
 
