@@ -29,6 +29,15 @@ ROOT = Path(__file__).resolve().parents[1]
 POSTGRES_ADMIN = os.environ.get("BACKLOG_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 
 
+def _summary(samples: list[float]) -> dict[str, float]:
+    samples = sorted(samples)
+    return {
+        "median_ms": round(statistics.median(samples), 2),
+        "p95_ms": round(samples[min(len(samples) - 1, int(0.95 * len(samples)))], 2),
+        "runs": len(samples),
+    }
+
+
 def timed(func: Callable[[], Any], repeat: int) -> dict[str, float]:
     func()  # warm-up
     samples = []
@@ -36,12 +45,7 @@ def timed(func: Callable[[], Any], repeat: int) -> dict[str, float]:
         start = time.perf_counter()
         func()
         samples.append((time.perf_counter() - start) * 1000)
-    samples.sort()
-    return {
-        "median_ms": round(statistics.median(samples), 2),
-        "p95_ms": round(samples[min(len(samples) - 1, int(0.95 * len(samples)))], 2),
-        "runs": repeat,
-    }
+    return _summary(samples)
 
 
 def fresh_env(data_dir: Path, database_url: str | None = None) -> None:
@@ -58,9 +62,8 @@ def fresh_env(data_dir: Path, database_url: str | None = None) -> None:
     get_settings.cache_clear()
 
 
-def bench_backlog(
-    size: int, work: Path, database_url: str | None, repeat: int, *, log_at_scale: bool = False
-) -> dict[str, Any]:
+def _prepare_backlog(size: int, work: Path, database_url: str | None) -> dict[str, Any]:
+    """A seeded database of ``size`` items and the operations to time on it."""
     from sqlalchemy import text
 
     from improvement.demo import seed_demo
@@ -70,25 +73,18 @@ def bench_backlog(
     from improvement.wiring import make_backend
 
     fresh_env(work / f"backlog-{size}", database_url)
+    env = {**os.environ}  # this size's settings, for the `backlog list` process
     backend = make_backend()
     start = time.perf_counter()
     seed_demo(backend.sessions, count=size)
     seed_seconds = time.perf_counter() - start
     service = backend.backlog(with_models=False)
     quarter = quarter_of(__import__("datetime").datetime.now())
-    flt = ItemFilter(kinds=["kaikaku"], statuses=["new", "triaged"], quarters=[quarter])
-    out: dict[str, Any] = {"items": size, "seed_demo_seconds": round(seed_seconds, 2)}
-    out["list_page"] = timed(lambda: service.list_items(ItemFilter(), limit=50), repeat)
-    out["filtered_page"] = timed(lambda: service.list_items(flt, limit=50), repeat)
+    one_quarter = ItemFilter(kinds=["kaikaku"], statuses=["new", "triaged"], quarters=[quarter])
     # At 1,000 items one quarter's kaikaku matches fewer than a page, so its ratio compares a 15-row page
     # with a 50-row one. The same filter over every quarter fills the page at every size: like for like.
-    out["filtered_page_items"] = len(service.list_items(flt, limit=50).items)
     every_quarter = ItemFilter(kinds=["kaikaku"], statuses=["new", "triaged"])
-    out["filtered_all_quarters"] = timed(lambda: service.list_items(every_quarter, limit=50), repeat)
-    out["filtered_all_quarters_items"] = len(service.list_items(every_quarter, limit=50).items)
-    out["search_page_items"] = len(service.list_items(ItemFilter(text="refund"), limit=50).items)
-    out["search_page"] = timed(lambda: service.list_items(ItemFilter(text="refund"), limit=50), repeat)
-    out["review"] = timed(lambda: quarterly_review(backend.sessions, quarter), repeat)
+    search = ItemFilter(text="refund")
 
     def raw_group_by() -> None:
         with backend.engine.connect() as conn:
@@ -100,23 +96,79 @@ def bench_backlog(
                 {"q": quarter},
             ).all()
 
-    out["anchor_raw_group_by"] = timed(raw_group_by, repeat)
-    env = {**os.environ}
-    samples = []
-    for _ in range(max(3, repeat // 4)):
-        start = time.perf_counter()
-        subprocess.run(
-            [sys.executable, "-m", "improvement", "list", "--limit", "50", "--json"],
-            env=env,
-            check=True,
-            capture_output=True,
-        )
-        samples.append((time.perf_counter() - start) * 1000)
-    out["cli_list_process_ms"] = round(statistics.median(samples), 1)
-    if log_at_scale:
-        out.update(_log_at_scale(backend, repeat))
-    backend.engine.dispose()
-    return out
+    return {
+        "backend": backend,
+        "env": env,
+        "out": {
+            "items": size,
+            "seed_demo_seconds": round(seed_seconds, 2),
+            "filtered_page_items": len(service.list_items(one_quarter, limit=50).items),
+            "filtered_all_quarters_items": len(service.list_items(every_quarter, limit=50).items),
+            "search_page_items": len(service.list_items(search, limit=50).items),
+        },
+        "operations": {
+            "list_page": lambda: service.list_items(ItemFilter(), limit=50),
+            "filtered_page": lambda: service.list_items(one_quarter, limit=50),
+            "filtered_all_quarters": lambda: service.list_items(every_quarter, limit=50),
+            "search_page": lambda: service.list_items(search, limit=50),
+            "review": lambda: quarterly_review(backend.sessions, quarter),
+            "anchor_raw_group_by": raw_group_by,
+        },
+    }
+
+
+def bench_backlog_sizes(
+    sizes: list[int],
+    work: Path,
+    database_urls: list[str | None],
+    repeat: int,
+    *,
+    log_at_scale: bool = False,
+) -> list[dict[str, Any]]:
+    """Seed every size first, then time them in rounds, each round visiting every size.
+
+    Interleaving puts each size's samples in the same stretches of time, so a noisy neighbour on a shared
+    machine slows all sizes alike instead of skewing one size's median (runs back to back moved the
+    review's 100k/1k ratio between 1.1x and 1.6x).
+    """
+    prepared = [_prepare_backlog(size, work, url) for size, url in zip(sizes, database_urls, strict=True)]
+    for p in prepared:
+        for operation in p["operations"].values():
+            operation()  # warm-up
+    samples: dict[tuple[int, str], list[float]] = {}
+    cli: dict[int, list[float]] = {i: [] for i in range(len(prepared))}
+    for round_number in range(repeat):
+        for i, p in enumerate(prepared):
+            for name, operation in p["operations"].items():
+                start = time.perf_counter()
+                operation()
+                samples.setdefault((i, name), []).append((time.perf_counter() - start) * 1000)
+            if round_number % 4 == 0:
+                start = time.perf_counter()
+                subprocess.run(
+                    [sys.executable, "-m", "improvement", "list", "--limit", "50", "--json"],
+                    env=p["env"],
+                    check=True,
+                    capture_output=True,
+                )
+                cli[i].append((time.perf_counter() - start) * 1000)
+    results = []
+    for i, p in enumerate(prepared):
+        out = dict(p["out"])
+        for name in p["operations"]:
+            out[name] = _summary(samples[(i, name)])
+        out["cli_list_process_ms"] = round(statistics.median(cli[i]), 1)
+        if log_at_scale and i == len(prepared) - 1:
+            out.update(_log_at_scale(p["backend"], repeat))
+        p["backend"].engine.dispose()
+        results.append(out)
+    return results
+
+
+def bench_backlog(
+    size: int, work: Path, database_url: str | None, repeat: int, *, log_at_scale: bool = False
+) -> dict[str, Any]:
+    return bench_backlog_sizes([size], work, [database_url], repeat, log_at_scale=log_at_scale)[0]
 
 
 def _log_at_scale(backend: Any, repeat: int) -> dict[str, Any]:
@@ -347,18 +399,17 @@ def postgres_url() -> tuple[str, Callable[[], None]]:
 
 
 def _backlog_runs(sizes: list[int], work: Path, repeat: int, postgres: bool) -> dict[str, Any]:
-    results: dict[str, Any] = {"backlog_sqlite": []}
-    for size in sizes:
-        print(f"backlog sqlite {size}…", flush=True)
-        results["backlog_sqlite"].append(bench_backlog(size, work, None, repeat, log_at_scale=size == sizes[-1]))
+    print(f"backlog sqlite {sizes}…", flush=True)
+    results: dict[str, Any] = {
+        "backlog_sqlite": bench_backlog_sizes(sizes, work, [None] * len(sizes), repeat, log_at_scale=True)
+    }
     if postgres:
-        results["backlog_postgresql"] = []
-        for size in sizes:
-            print(f"backlog postgresql {size}…", flush=True)
-            url, drop = postgres_url()
-            try:
-                results["backlog_postgresql"].append(bench_backlog(size, work, url, repeat))
-            finally:
+        print(f"backlog postgresql {sizes}…", flush=True)
+        databases = [postgres_url() for _ in sizes]
+        try:
+            results["backlog_postgresql"] = bench_backlog_sizes(sizes, work / "pg", [u for u, _ in databases], repeat)
+        finally:
+            for _, drop in databases:
                 drop()
     return results
 
