@@ -205,15 +205,19 @@ def bench_classifier(repeat: int) -> dict[str, Any]:
     embedder = get_embedder()
     texts = [e.text for e in load_examples()]
     batch = texts * 2
-    embedder.embed(batch[:32])
-    start = time.perf_counter()
-    embedder.embed(batch)
-    raw = len(batch) / (time.perf_counter() - start)
     classifier = make_backend().classifier()
+    embedder.embed(batch[:32])
     classifier.classify(batch[:16])
-    start = time.perf_counter()
-    classifier.classify(batch)
-    ours = len(batch) / (time.perf_counter() - start)
+    # The model alone and our classifier take turns, five rounds: a noisy moment hits both alike.
+    raw_rates, our_rates = [], []
+    for _ in range(5):
+        start = time.perf_counter()
+        embedder.embed(batch)
+        raw_rates.append(len(batch) / (time.perf_counter() - start))
+        start = time.perf_counter()
+        classifier.classify(batch)
+        our_rates.append(len(batch) / (time.perf_counter() - start))
+    raw, ours = statistics.median(raw_rates), statistics.median(our_rates)
     # Every timed text is new, so the embedder's memory of recent texts never answers for the model.
     counter = iter(range(10**9))
 
