@@ -159,7 +159,9 @@ def write_markdown(results: dict[str, Any], path: Path) -> None:
         "Produced by `python -m benchmarks.run` on the machine named; the raw figures are in "
         "`benchmarks/results.json`. Medians and p95 over repeated runs after a warm-up. Each figure stands beside "
         "a physical anchor so our overhead is visible. The machine is a shared 2-core VM: the same run repeated "
-        "moves by up to about 30%, so compare a figure with its anchor from the same table.",
+        "moves by up to about 30%, so compare a figure with its anchor from the same table. The backlog sizes "
+        "are seeded first and then timed in interleaved rounds (and the raw model and the classifier take "
+        "turns), so that noise hits the sizes being compared alike.",
         "",
         f"Machine: {m['cpus']} CPUs, {m['processor']}, {m['platform']}, Python {m['python']}. Versions: "
         + ", ".join(f"{k} {v}" for k, v in results["versions"].items())

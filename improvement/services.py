@@ -507,6 +507,7 @@ class BacklogService:
         values = validate_edit(changes)
         new_status = domain.parse_status(status) if status is not None else None
         new_kind = domain.parse_kind(kind) if kind is not None else None
+        actor = domain.clean_text(actor, field="actor", required=False, limit=domain.MAX_SHORT) or "anonymous"
 
         def apply(_session: Session, row: Improvement, now: datetime) -> list[tuple[str, Any, Any]]:
             if new_status is not None and new_status.value != row.status:
