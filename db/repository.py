@@ -21,16 +21,34 @@ SORTS: dict[str, tuple[Any, ...]] = {
 
 
 def _dialect(session: Session) -> str:
-    return session.get_bind().dialect.name
+    name = session.get_bind().dialect.name
+    return "sqlite+fts" if name == "sqlite" and _has_trigram_table(session) else name
 
 
 def _escape_like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
+def _has_trigram_table(session: Session) -> bool:
+    """Whether migration 0004 could create the FTS5 trigram table (not on an SQLite without it)."""
+    key = session.get_bind().engine.url.render_as_string(hide_password=False)
+    if key not in _TRIGRAM_TABLE:
+        found = session.execute(
+            text("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'improvements_text'")
+        ).first()
+        _TRIGRAM_TABLE[key] = found is not None
+    return _TRIGRAM_TABLE[key]
+
+
+_TRIGRAM_TABLE: dict[str, bool] = {}
+
+
 def _text_match(needle: str, dialect: str) -> ColumnElement[bool]:
-    """Case-insensitive substring search in the title or description, served by an index (migration 0004)."""
-    if dialect == "sqlite" and len(needle) >= 3:
+    """Case-insensitive substring search in the title or description, served by an index (migration 0004).
+
+    ``dialect`` is "sqlite+fts" when the trigram table exists; plain "sqlite" falls back to LIKE.
+    """
+    if dialect == "sqlite+fts" and len(needle) >= 3:
         # The trigram FTS table matches a quoted phrase as a substring; it needs at least three characters.
         phrase = '"' + needle.replace('"', '""') + '"'
         matches = text("SELECT rowid FROM improvements_text WHERE improvements_text MATCH :phrase").bindparams(

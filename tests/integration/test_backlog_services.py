@@ -225,3 +225,32 @@ def test_a_form_save_is_all_or_nothing(service: BacklogService) -> None:
         "person",
         4,
     )
+
+
+def test_search_still_works_where_sqlite_has_no_trigram_index(tmp_path, offline_classifier) -> None:  # type: ignore[no-untyped-def]
+    """An SQLite older than 3.34 gets no FTS table from migration 0004; search then reads the items.
+
+    (PostgreSQL's counterpart, no pg_trgm, is in test_postgres_privileges.py.)
+    """
+    from sqlalchemy import text
+
+    from db import repository
+    from db.engine import make_engine, make_session_factory, upgrade
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'old-sqlite.db'}")
+    upgrade(engine)
+    sessions = make_session_factory(engine)
+    service = BacklogService(sessions, classifier_provider=lambda: offline_classifier)
+    log(service, "Refunds take a month across four teams")
+    log(service, "The app logs people out mid-transfer")
+    with sessions.begin() as session:  # what migration 0004 leaves on such an SQLite
+        for event in ("insert", "update", "delete"):
+            session.execute(text(f"DROP TRIGGER improvements_text_{event}"))
+        session.execute(text("DROP TABLE improvements_text"))
+    repository._TRIGRAM_TABLE.clear()
+    assert [i.title for i in service.list_items(ItemFilter(text="REFUND")).items] == [
+        "Refunds take a month across four teams"
+    ]
+    log(service, "Refund forms ask for the order number twice")  # writes need no FTS table either
+    assert service.list_items(ItemFilter(text="refund")).total == 2
+    engine.dispose()

@@ -6,9 +6,9 @@ Create Date: 2026-11-23 17:40:00
 
 The backlog's search box finds any substring, case-insensitively. Both indexes keep that meaning:
 SQLite gets an FTS5 table with the trigram tokenizer (kept by triggers, like the rollups); PostgreSQL
-gets pg_trgm GIN indexes that serve ``lower(column) LIKE '%text%'`` directly. Where pg_trgm cannot be
-installed (no contrib package, no privilege) the migration skips the indexes and search still works,
-by reading the items.
+gets pg_trgm GIN indexes that serve ``lower(column) LIKE '%text%'`` directly. Where either cannot be
+had (an SQLite older than 3.34 or built without FTS5; no pg_trgm package or privilege) the migration
+skips it and search still works, by reading the items.
 
 Note for later migrations: on SQLite, Alembic's batch mode rebuilds a table by copying it, which drops
 its triggers; a migration that batch-alters ``improvements`` must create them again (a test checks
@@ -71,10 +71,16 @@ def upgrade() -> None:
     if op.get_bind().dialect.name == "postgresql":
         _postgres_upgrade()
         return
-    op.execute(
-        "CREATE VIRTUAL TABLE improvements_text USING fts5("
-        "title, description, content='improvements', content_rowid='id', tokenize='trigram')"
-    )
+    connection = op.get_bind()
+    try:
+        with connection.begin_nested():
+            connection.exec_driver_sql(
+                "CREATE VIRTUAL TABLE improvements_text USING fts5("
+                "title, description, content='improvements', content_rowid='id', tokenize='trigram')"
+            )
+    except Exception as error:  # noqa: BLE001 - an SQLite without FTS5 or older than 3.34 (no trigram tokenizer)
+        log.warning("this SQLite has no FTS5 trigram tokenizer (%s): text search will read every item", error)
+        return
     op.execute("INSERT INTO improvements_text (improvements_text) VALUES ('rebuild')")
     for name, body in SQLITE_TRIGGERS.items():
         op.execute(f"CREATE TRIGGER {name} {body}")
