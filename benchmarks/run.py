@@ -179,21 +179,25 @@ def _log_at_scale(backend: Any, repeat: int) -> dict[str, Any]:
     start = time.perf_counter()
     indexed = index_missing_problems(backend)
     index_seconds = time.perf_counter() - start
-    texts = [e.text for e in load_examples()]
-    counter = iter(range(10**9))
-    service = backend.backlog()
-    service.log_problem({"description": "warm-up problem about a wrong invoice"}, actor="bench")
-    timing = timed(
-        lambda: service.log_problem(
-            {"description": f"{random.choice(texts)} (case {next(counter)})", "value_at_risk": "1000"}, actor="bench"
-        ),
-        repeat,
-    )
     return {
         "problems_indexed": indexed,
         "index_problems_seconds": round(index_seconds, 1),
-        "log_one_problem_at_scale": timing,
+        "log_one_problem_at_scale": _time_logging(backend, _fresh_texts([e.text for e in load_examples()]), repeat),
     }
+
+
+def _fresh_texts(texts: list[str]) -> Callable[[], str]:
+    """Every call a text never seen before, so the embedder's memory of recent texts never answers for it."""
+    counter = iter(range(10**9))
+    return lambda: f"{random.choice(texts)} (case {next(counter)})"
+
+
+def _time_logging(backend: Any, fresh_text: Callable[[], str], repeat: int) -> dict[str, float]:
+    service = backend.backlog()
+    service.log_problem({"description": "warm-up problem about a wrong invoice"}, actor="bench")
+    return timed(
+        lambda: service.log_problem({"description": fresh_text(), "value_at_risk": "1000"}, actor="bench"), repeat
+    )
 
 
 def bench_classifier(repeat: int) -> dict[str, Any]:
@@ -218,20 +222,9 @@ def bench_classifier(repeat: int) -> dict[str, Any]:
         classifier.classify(batch)
         our_rates.append(len(batch) / (time.perf_counter() - start))
     raw, ours = statistics.median(raw_rates), statistics.median(our_rates)
-    # Every timed text is new, so the embedder's memory of recent texts never answers for the model.
-    counter = iter(range(10**9))
-
-    def fresh_text() -> str:
-        return f"{random.choice(texts)} (case {next(counter)})"
-
+    fresh_text = _fresh_texts(texts)
     one = timed(lambda: classifier.classify([fresh_text()]), repeat)
-    backend = make_backend()
-    service = backend.backlog()
-    service.log_problem({"description": "warm-up problem about a wrong invoice"}, actor="bench")
-    log_one = timed(
-        lambda: service.log_problem({"description": fresh_text(), "value_at_risk": "1000"}, actor="bench"),
-        repeat,
-    )
+    log_one = _time_logging(make_backend(), fresh_text, repeat)
     return {
         "embedding_sentences_per_s": round(raw, 1),
         "classify_batch_per_s": round(ours, 1),

@@ -20,11 +20,6 @@ SORTS: dict[str, tuple[Any, ...]] = {
 }
 
 
-def _dialect(session: Session) -> str:
-    name = session.get_bind().dialect.name
-    return "sqlite+fts" if name == "sqlite" and _has_trigram_table(session) else name
-
-
 def _escape_like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
@@ -43,12 +38,13 @@ def _has_trigram_table(session: Session) -> bool:
 _TRIGRAM_TABLE: dict[str, bool] = {}
 
 
-def _text_match(needle: str, dialect: str) -> ColumnElement[bool]:
+def _text_match(needle: str, session: Session) -> ColumnElement[bool]:
     """Case-insensitive substring search in the title or description, served by an index (migration 0004).
 
-    ``dialect`` is "sqlite+fts" when the trigram table exists; plain "sqlite" falls back to LIKE.
+    SQLite uses the FTS5 trigram table when it exists; PostgreSQL's pg_trgm indexes serve the LIKE below.
     """
-    if dialect == "sqlite+fts" and len(needle) >= 3:
+    sqlite = session.get_bind().dialect.name == "sqlite"
+    if sqlite and len(needle) >= 3 and _has_trigram_table(session):
         # The trigram FTS table matches a quoted phrase as a substring; it needs at least three characters.
         phrase = '"' + needle.replace('"', '""') + '"'
         matches = text("SELECT rowid FROM improvements_text WHERE improvements_text MATCH :phrase").bindparams(
@@ -75,7 +71,7 @@ def _by_kind_status_quarter(
     return stmt
 
 
-def _filtered(stmt: Select[Any], flt: ItemFilter, dialect: str) -> Select[Any]:
+def _filtered(stmt: Select[Any], flt: ItemFilter, session: Session) -> Select[Any]:
     if not flt.include_merged:
         stmt = stmt.where(Improvement.merged_into_id.is_(None))
     stmt = _by_kind_status_quarter(stmt, Improvement, flt)
@@ -90,14 +86,14 @@ def _filtered(stmt: Select[Any], flt: ItemFilter, dialect: str) -> Select[Any]:
     if flt.ids:
         stmt = stmt.where(Improvement.id.in_(list(flt.ids)))
     if flt.text:
-        stmt = stmt.where(_text_match(flt.text, dialect))
+        stmt = stmt.where(_text_match(flt.text, session))
     return stmt
 
 
 def list_improvements(
     session: Session, flt: ItemFilter, *, sort: str = "priority", limit: int = 50, offset: int = 0
 ) -> list[Improvement]:
-    stmt = _filtered(select(Improvement), flt, _dialect(session)).order_by(*SORTS[sort]).limit(limit).offset(offset)
+    stmt = _filtered(select(Improvement), flt, session).order_by(*SORTS[sort]).limit(limit).offset(offset)
     return list(session.scalars(stmt))
 
 
@@ -112,8 +108,8 @@ def count_improvements(session: Session, flt: ItemFilter, *, limit: int | None =
     if from_rollups is not None:
         return from_rollups, True
     if limit is None:
-        return int(session.scalar(_filtered(select(func.count(Improvement.id)), flt, _dialect(session))) or 0), True
-    capped = _filtered(select(Improvement.id), flt, _dialect(session)).limit(limit + 1).subquery()
+        return int(session.scalar(_filtered(select(func.count(Improvement.id)), flt, session)) or 0), True
+    capped = _filtered(select(Improvement.id), flt, session).limit(limit + 1).subquery()
     counted = int(session.scalar(select(func.count()).select_from(capped)) or 0)
     return min(counted, limit), counted <= limit
 

@@ -96,6 +96,9 @@ def quarterly_review(session_factory: sessionmaker[Session], quarter: str, *, to
         by_currency = repository.group_counts(session, by=("currency",), quarters=[quarter])
         views = ([item_view(r) for r in needs_review], [item_view(r) for r in done], [item_view(r) for r in top_rows])
 
+    value_by_currency = {
+        r["currency"]: round(r["value_at_risk"], 2) for r in sorted(by_currency, key=lambda r: r["currency"])
+    }
     counts_by_kind = _by(by_kind_status, "kind", "count", kinds)
     counts_by_status = _by(by_kind_status, "status", "count", statuses)
     value_by_kind = {k: round(v, 2) for k, v in _by(by_kind_status, "kind", "value_at_risk", kinds).items()}
@@ -127,10 +130,8 @@ def quarterly_review(session_factory: sessionmaker[Session], quarter: str, *, to
         previous_counts_by_kind=previous_counts,
         change_by_kind={k: counts_by_kind[k] - previous_counts[k] for k in kinds},
         previous_value_at_risk_total=round(sum(r["value_at_risk"] for r in previous_rows), 2),
-        currencies=sorted(r["currency"] for r in by_currency),
-        value_at_risk_by_currency={
-            r["currency"]: round(r["value_at_risk"], 2) for r in sorted(by_currency, key=lambda r: r["currency"])
-        },
+        currencies=list(value_by_currency),
+        value_at_risk_by_currency=value_by_currency,
         needs_review_count=needs_review_count,
         needs_review=views[0],
         done=views[1],

@@ -112,6 +112,19 @@ def problem_view(row: Problem) -> ProblemView:
     )
 
 
+def _apply_edits(row: Improvement, values: Mapping[str, Any]) -> list[tuple[str, Any, Any]]:
+    """Set the validated fields that differ; effort and impact move the priority."""
+    changed = []
+    for name, value in values.items():
+        old = getattr(row, name)
+        if old != value:
+            setattr(row, name, value)
+            changed.append((name, old, value))
+    if {"effort", "impact"} & values.keys():
+        _reprioritise(row)
+    return changed
+
+
 def _decide_kind(row: Improvement, new: Kind, actor: str, now: datetime) -> list[tuple[str, Any, Any]]:
     """A person's decision on the kind: recorded even when it confirms the model's, and clears 'needs review'."""
     changed: list[tuple[str, Any, Any]] = [("kind", row.kind, new.value)]
@@ -512,14 +525,7 @@ class BacklogService:
         def apply(_session: Session, row: Improvement, now: datetime) -> list[tuple[str, Any, Any]]:
             if new_status is not None and new_status.value != row.status:
                 domain.check_transition(domain.parse_status(row.status), new_status)  # refuse before touching
-            changed = []
-            for name, value in values.items():
-                old = getattr(row, name)
-                if old != value:
-                    setattr(row, name, value)
-                    changed.append((name, old, value))
-            if {"effort", "impact"} & values.keys():
-                _reprioritise(row)
+            changed = _apply_edits(row, values)
             if new_status is not None and new_status.value != row.status:
                 changed += _apply_status(row, new_status, now)
             if new_kind is not None:
@@ -586,14 +592,8 @@ class BacklogService:
         def work(session: Session) -> None:
             for improvement_id in improvement_ids:
                 row = self._load_for_edit(session, improvement_id, None)
-                changes = []
-                if new_status is not None:
-                    changes.extend(_apply_status(row, new_status, now))
-                for name, value in values.items():
-                    if getattr(row, name) != value:
-                        changes.append((name, getattr(row, name), value))
-                        setattr(row, name, value)
-                record_changes(session, row, changes, actor=actor, now=now)
+                changes = _apply_status(row, new_status, now) if new_status is not None else []
+                record_changes(session, row, changes + _apply_edits(row, values), actor=actor, now=now)
 
         run_in_transaction(self._sessions, work)
         return len(improvement_ids)
