@@ -47,6 +47,8 @@ history = st.session_state.setdefault("chat_history", [])
 def render_answer(answer) -> None:  # type: ignore[no-untyped-def]
     if answer.notice:
         st.warning(f"{safe(answer.notice)}: showing what retrieval and the playbook found.", icon="⚠️")
+    if answer.dropped:
+        st.caption(f"{safe(answer.dropped)} The answer above is built from the cited passages.")
     if answer.citations:
         st.markdown("**Sources**")
         for citation in answer.citations:
@@ -99,16 +101,17 @@ if question is not None:
     with st.chat_message("assistant"):
         prepared = assistant.prepare(text, problem)
         notice = ""
+        streaming = st.empty()
         try:
-            streamed = st.write_stream(assistant.stream_text(prepared))
+            with streaming.container():
+                streamed = st.write_stream(assistant.stream_text(prepared))
         except ModelUnavailable as error:
             notice = str(error)
-            streamed = assistant.retrieval_only_answer(prepared)
-            st.markdown(safe(streamed))
+            streamed = ""
         answer = assistant.finish(
             prepared, streamed if isinstance(streamed, str) else "".join(map(str, streamed)), notice=notice
         )
-        if answer.grounding:
-            st.markdown(safe(answer.grounding))
+        # The final text replaces the stream: uncited model prose is dropped for the cited passages.
+        streaming.markdown(safe(answer.answer))
         render_answer(answer)
     history.append({"question": text, "answer": answer})

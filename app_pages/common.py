@@ -25,7 +25,9 @@ _MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$])")
 @st.cache_resource(show_spinner=False)
 def backend() -> Backend:
     """One backend per server process: engine, models and Chroma client are shared by every session."""
-    return make_backend()
+    shared = make_backend()
+    shared.trial_in_background = True  # a chat model is trialled as a classifier without holding up a page
+    return shared
 
 
 @st.cache_resource(show_spinner="Loading the classifier and the playbook…")

@@ -16,7 +16,7 @@ from typing import Any
 
 from assistant import prompts
 from assistant.knowledge_base import KnowledgeBase, SearchHit
-from assistant.models import ModelUnavailable, load_chat_model, model_label
+from assistant.models import LocalModel, ModelUnavailable, load_chat_model, model_label
 from assistant.playbook import Playbook
 from improvement.models import ProblemView
 
@@ -56,7 +56,8 @@ class Answer:
     covered: bool
     notice: str = ""
     problem_id: int | None = None
-    grounding: str = ""  # cited passages added when the model's text cites none
+    grounding: str = ""  # "retrieval" when the answer text was built from the passages, not by the model
+    dropped: str = ""  # why the model's own text was left out, if it was
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -67,6 +68,7 @@ class Answer:
             "model": self.model,
             "covered": self.covered,
             "notice": self.notice,
+            "dropped": self.dropped,
             "problem_id": self.problem_id,
         }
 
@@ -114,17 +116,19 @@ class Assistant:
         llm_spec: str,
         chat_model: Any = None,
         timeout: float = 60.0,
+        local: LocalModel | None = None,
     ) -> None:
         self._knowledge = knowledge
         self._playbook = playbook
         self._llm_spec = llm_spec
         self._chat_model = chat_model
         self._timeout = timeout
+        self._local = local
         # The bundled 135M model reads ~1,000 tokens of prompt in ~3 s on 2 cores and gains nothing from long
         # passages; it gets the opening of each passage. Capable models get the passages whole.
         self._source_chars = 300 if llm_spec.split(":", 1)[0] == "local" else 4000
         self.model_name = (
-            model_label(llm_spec)
+            model_label(llm_spec, local)
             if chat_model is None
             else getattr(chat_model, "model_name", None)
             or getattr(chat_model, "model", None)
@@ -138,12 +142,16 @@ class Assistant:
             backend.playbook,
             llm_spec=backend.settings.llm,
             timeout=backend.settings.llm_timeout_seconds,
+            local=backend.local_model(),
         )
 
     def _model(self) -> Any:
-        if self._chat_model is None and self._llm_spec.split(":", 1)[0] != "none":
-            self._chat_model = load_chat_model(self._llm_spec, timeout=self._timeout)
-        return self._chat_model
+        if self._chat_model is not None:
+            return self._chat_model
+        if self._llm_spec.split(":", 1)[0] == "none":
+            return None
+        # Loaded per question: for `local` this is where a model server that died or hung is restarted.
+        return load_chat_model(self._llm_spec, timeout=self._timeout, local=self._local)
 
     def prepare(self, question: str, problem: ProblemView | None = None) -> Prepared:
         question = question.strip()
@@ -209,26 +217,28 @@ class Assistant:
         model = self.model_name
         if notice:
             model = f"none ({notice})"
-        if not prepared.covered and NOT_COVERED not in text:
-            text = f"{NOT_COVERED} {text}".strip() if not notice else text
         # Only numbers that exist may be cited: drop any the model made up.
         text = re.sub(
             r"\[(\d+)\]", lambda m: m.group(0) if 1 <= int(m.group(1)) <= len(prepared.citations) else "", text
         )
-        grounding = ""
-        if text and prepared.covered and not notice and not re.search(r"\[\d+\]", text):
-            # A small model often writes fluent prose and cites nothing: put the cited passages beside it.
-            grounding = self.retrieval_only_answer(prepared)
-            text = f"{text}\n\n{grounding}"
+        dropped = ""
+        if text and not notice and not re.search(r"\[\d+\]", text):
+            # Prose that cites nothing cannot be checked against the articles (a small model writes fluent,
+            # ungrounded text): it is left out, and the answer is built from the passages instead.
+            dropped = f"{self.model_name} wrote an answer that cites no source, so it is not shown."
+            text = ""
+        if not prepared.covered and text and NOT_COVERED not in text:
+            text = f"{NOT_COVERED} {text}"
         return Answer(
             answer=text or self.retrieval_only_answer(prepared),
-            grounding=grounding,
+            grounding="" if text else "retrieval",
             citations=prepared.citations,
             proactive_fixes=prepared.fixes,
             cross_industry_ideas=prepared.ideas,
             model=model,
             covered=prepared.covered,
             notice=notice,
+            dropped=dropped,
             problem_id=prepared.problem.id if prepared.problem else None,
         )
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -300,4 +301,29 @@ def write_markdown(results: dict[str, Any], path: Path) -> None:
     ]
     lines += _targets(results)
     lines += [(Path(__file__).parent / "scaling.md").read_text()]
-    path.write_text("\n".join(lines))
+    kept = _sections(path.read_text()) if path.exists() else {}
+    text = "\n".join(lines)
+    for name, body in kept.items():  # sections other benchmark modules own survive a full run
+        text = _with_section(text, name, body)
+    path.write_text(text)
+
+
+_SECTION = re.compile(r"<!-- section:(?P<name>[\w-]+) -->\n(?P<body>.*?)<!-- /section:(?P=name) -->\n", re.S)
+
+
+def _sections(text: str) -> dict[str, str]:
+    return {m.group("name"): m.group("body") for m in _SECTION.finditer(text)}
+
+
+def _with_section(text: str, name: str, body: str) -> str:
+    block = f"<!-- section:{name} -->\n{body}<!-- /section:{name} -->\n"
+    for match in _SECTION.finditer(text):
+        if match.group("name") == name:
+            return text[: match.start()] + block + text[match.end() :]
+    return text.rstrip("\n") + "\n\n" + block
+
+
+def replace_section(path: Path, name: str, lines: list[str]) -> None:
+    """Write one named section of BENCHMARKS.md (added at the end the first time), leaving the rest as it is."""
+    text = path.read_text() if path.exists() else "# Benchmarks\n"
+    path.write_text(_with_section(text, name, "\n".join(lines) + "\n"))

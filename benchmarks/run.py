@@ -452,7 +452,7 @@ def main() -> None:
                 "streamlit",
                 "langchain-core",
                 "onnxruntime",
-                "llama-cpp-python",
+                "xllamacpp",
                 "scikit-learn",
             )
         },

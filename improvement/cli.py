@@ -13,6 +13,7 @@ import logging
 import os
 import sys
 from collections.abc import Callable, Sequence
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -377,6 +378,22 @@ def cmd_eval_classifier(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_trial_model(args: argparse.Namespace) -> int:
+    backend = _backend(args)
+    if backend.settings.llm.split(":", 1)[0] == "none":
+        raise DomainError("BACKLOG_LLM=none: there is no chat model to trial")
+    if args.again:
+        from improvement.model_trial import TrialCache
+
+        TrialCache(backend.settings.cache_dir, backend.trial_key()).path.unlink(missing_ok=True)
+    print(f"backlog: trialling {backend.describe_model()} on held-out labelled problems…", file=sys.stderr)
+    verdict = backend.model_trial(backend.llm_classifier(backend.offline_classifier()), background=False)
+    assert verdict is not None  # a foreground trial always ends with a verdict
+    data = {**asdict(verdict), "trusted": verdict.trusted, "explanation": verdict.explain()}
+    _emit(args, data, lambda: print(verdict.explain()))
+    return EXIT_OK
+
+
 # Assistant ----------------------------------------------------------------------------------------
 
 
@@ -418,21 +435,46 @@ def cmd_ask(args: argparse.Namespace) -> int:
         problem = backend.backlog(with_models=False).get_problem(args.problem_id)
     from assistant.chain import Assistant
 
-    answer = Assistant.from_backend(backend).ask(question, problem=problem)
-    data = answer.as_json()
-
-    def human() -> None:
-        print(answer.answer)
-        for i, c in enumerate(answer.citations, 1):
-            print(f"  [{i}] {c.title} ({c.source})")
-        for fix in answer.proactive_fixes:
-            print(f"  proactive fix: {fix['title']}: {fix['action']}")
-        for idea in answer.cross_industry_ideas:
-            print(f"  idea from {idea['industry']}: {idea['idea']}")
-        print(f"  (model: {answer.model})")
-
-    _emit(args, data, human)
+    assistant = Assistant.from_backend(backend)
+    if args.json:
+        answer = assistant.ask(question, problem=problem)
+        _emit(args, answer.as_json(), lambda: None)
+        return EXIT_OK
+    answer = _stream_answer(assistant, question, problem)
+    for i, c in enumerate(answer.citations, 1):
+        print(f"  [{i}] {c.title} ({c.source})")
+    for fix in answer.proactive_fixes:
+        print(f"  proactive fix: {fix['title']}: {fix['action']}")
+    for idea in answer.cross_industry_ideas:
+        print(f"  idea from {idea['industry']}: {idea['idea']}")
+    print(f"  (model: {answer.model})")
     return EXIT_OK
+
+
+def _stream_answer(assistant: Any, question: str, problem: Any) -> Any:
+    """Print the model's words as they come (a small model takes seconds), then what stands."""
+    from assistant.models import ModelUnavailable
+
+    prepared = assistant.prepare(question, problem)
+    pieces: list[str] = []
+    notice = ""
+    try:
+        for piece in assistant.stream_text(prepared):
+            pieces.append(piece)
+            sys.stdout.write(piece)
+            sys.stdout.flush()
+    except ModelUnavailable as error:
+        notice = str(error)
+    answer = assistant.finish(prepared, "".join(pieces), notice=notice)
+    if pieces:
+        sys.stdout.write("\n")
+    if notice:
+        print(f"({notice}: the answer comes from retrieval and the playbook.)", file=sys.stderr)
+    if answer.grounding == "retrieval" and "".join(pieces).strip() != answer.answer.strip():
+        if answer.dropped:
+            print(f"\n({answer.dropped} From the articles instead:)")
+        print(answer.answer)
+    return answer
 
 
 # Operations ---------------------------------------------------------------------------------------
@@ -559,6 +601,9 @@ def build_parser() -> argparse.ArgumentParser:
     add("classify", cmd_classify, "classify problems read from standard input, one per line")
     p = add("eval-classifier", cmd_eval_classifier, "cross-validated evaluation of the offline classifier")
     p.add_argument("--dev", help="a held-out JSONL file with text and label, scored once at the end")
+
+    p = add("trial-model", cmd_trial_model, "trial the chat model as a classifier against the offline one")
+    p.add_argument("--again", action="store_true", help="forget the cached verdict and trial it again")
 
     p = add("ingest", cmd_ingest, "add articles (.txt, .md, .html, .pdf or folders) to the knowledge base")
     p.add_argument("paths", nargs="+")

@@ -1,19 +1,22 @@
-"""Classify with a capable chat model (Ollama or an OpenAI-compatible server), falling back offline.
+"""Classify with a chat model (local GGUF, Ollama or an OpenAI-compatible server), falling back offline.
 
 Structured output through LangChain; on any error or timeout the offline classifier answers and
-the rationale says so. The bundled tiny local model is never used for this.
+the rationale says so. A model's kind is used only once the model has beaten the offline classifier
+on held-out examples (:mod:`improvement.model_trial`); until then the offline kind stands.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import replace
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
 from improvement.classification import OfflineClassifier
 from improvement.domain import Classification, Kind
+from improvement.model_trial import ModelTrial
 
 log = logging.getLogger(__name__)
 
@@ -25,10 +28,36 @@ class KindDecision(BaseModel):
 
 
 class LLMClassifier:
-    def __init__(self, chat_model: Any, *, fallback: OfflineClassifier, model_name: str) -> None:
+    def __init__(
+        self,
+        chat_model: Any = None,
+        *,
+        fallback: OfflineClassifier,
+        model_name: str,
+        model_factory: Callable[[], Any] | None = None,
+        trial: Callable[[], ModelTrial | None] | None = None,
+    ) -> None:
+        """``trial`` returns the model's trial verdict (``None`` while it has none); without it the model is trusted.
+
+        ``model_factory`` builds the chat model on first use instead (starting a local model server costs
+        a second, and a model that has not earned trust is never started for classification).
+        """
         self._model = chat_model
+        self._model_factory = model_factory
         self._fallback = fallback
+        self._trial = trial
         self.name = f"llm:{model_name}"
+
+    def _chat_model(self) -> Any:
+        if self._model is None and self._model_factory is not None:
+            return self._model_factory()
+        return self._model
+
+    def kinds(self, texts: Sequence[str]) -> list[Kind | None]:
+        """The model's kinds alone (used to trial it); ``None`` where its answer was unusable."""
+        structured = self._chat_model().with_structured_output(KindDecision)
+        decisions = structured.batch([self._messages(t) for t in texts], return_exceptions=True)
+        return [Kind(d.kind) if isinstance(d, KindDecision) else None for d in decisions]
 
     def _messages(self, text: str) -> list[tuple[str, str]]:
         from assistant.prompts import CLASSIFY_EXAMPLES, CLASSIFY_SYSTEM
@@ -41,8 +70,18 @@ class LLMClassifier:
 
     def classify(self, texts: Sequence[str]) -> list[Classification]:
         offline = self._fallback.classify(texts)
+        if self._trial is not None:
+            verdict = self._trial()
+            if verdict is None or not verdict.trusted:
+                note = (
+                    verdict.explain()
+                    if verdict is not None
+                    else f"The model {self.name[4:]} has not yet been trialled on held-out examples "
+                    "(`backlog trial-model`), so the offline classifier decides."
+                )
+                return [replace(c, rationale=f"{c.rationale} {note}") for c in offline]
         try:
-            structured = self._model.with_structured_output(KindDecision)
+            structured = self._chat_model().with_structured_output(KindDecision)
             decisions = structured.batch([self._messages(t) for t in texts])
         except Exception as error:  # provider down, timeout, malformed output: the offline answer stands
             log.warning("LLM classifier unavailable, using the offline classifier: %s", error)

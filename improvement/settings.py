@@ -28,6 +28,12 @@ class Settings(BaseSettings):
     starter_knowledge: bool = True
     llm: str = "local"
     llm_timeout_seconds: float = 60.0
+    local_model: Path | None = Field(
+        default=None, description="A GGUF instruct model for BACKLOG_LLM=local; default: the packaged SmolLM2"
+    )
+    local_threads: int = Field(
+        default=1, ge=1, le=64, description="CPU threads for the local model (1 is fastest on 2 cores: BENCHMARKS.md)"
+    )
     classifier_cache: Path | None = Field(
         default=None, description="Where the fitted classifier is cached; default: <data dir>/cache"
     )

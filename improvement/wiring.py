@@ -18,7 +18,9 @@ from db.engine import make_engine, make_session_factory, upgrade
 from improvement.settings import Settings, get_settings
 
 if TYPE_CHECKING:
-    from improvement.classification import Classifier
+    from improvement.classification import Classifier, OfflineClassifier
+    from improvement.llm_classification import LLMClassifier
+    from improvement.model_trial import ModelTrial
     from improvement.services import BacklogService
 
 
@@ -27,6 +29,9 @@ class Backend:
     """Everything a command or a page needs, created once per process."""
 
     settings: Settings
+    # Long-lived processes (the app) trial a chat model in a background thread on first use; one-shot CLI
+    # commands leave that to `backlog trial-model`, and until a verdict exists the offline classifier decides.
+    trial_in_background: bool = False
 
     @cached_property
     def engine(self) -> Engine:
@@ -40,20 +45,65 @@ class Backend:
         return make_session_factory(self.engine)
 
     def classifier(self) -> Classifier:
+        offline = self.offline_classifier()
+        if self.settings.llm.split(":", 1)[0] == "none":
+            return offline
+        return self.llm_classifier(offline)
+
+    def offline_classifier(self) -> OfflineClassifier:
         from improvement.classification import get_offline_classifier
 
-        offline = get_offline_classifier(self.settings.classifier_cache_dir, self.settings.review_threshold)
-        provider = self.settings.llm.split(":", 1)[0]
-        if provider in ("ollama", "openai"):
-            from improvement.llm_classification import LLMClassifier
+        return get_offline_classifier(self.settings.classifier_cache_dir, self.settings.review_threshold)
 
-            return LLMClassifier(self.chat_model(), fallback=offline, model_name=self.settings.llm)
-        return offline
+    def llm_classifier(self, offline: OfflineClassifier) -> LLMClassifier:
+        """The chat model as a classifier, gated by its trial on held-out examples."""
+        from improvement.llm_classification import LLMClassifier
+
+        classifier = LLMClassifier(
+            fallback=offline,
+            model_name=self.describe_model(),
+            model_factory=self.chat_model,
+            trial=lambda: self.model_trial(classifier, background=self.trial_in_background),
+        )
+        return classifier
+
+    def model_trial(self, classifier: LLMClassifier, *, background: bool) -> ModelTrial | None:
+        """The configured model's verdict (cached per model); runs the trial if asked and none exists."""
+        from assistant.embeddings import get_embedder
+        from improvement.model_trial import TrialCache, offline_correct_on_held_out, run_trial
+
+        name = self.describe_model()
+        cache = TrialCache(self.settings.cache_dir, self.trial_key())
+
+        def run() -> ModelTrial:
+            offline = offline_correct_on_held_out(get_embedder(), self.settings.review_threshold)
+            return run_trial(name, classifier.kinds, offline)
+
+        return cache.run_once(run, background=background)
+
+    def trial_key(self) -> str:
+        """Which model a cached trial verdict belongs to."""
+        return f"{self.settings.llm}|{self.settings.local_model or ''}|{self.describe_model()}"
+
+    def describe_model(self) -> str:
+        from assistant.models import model_label
+
+        return model_label(self.settings.llm, self.local_model())
+
+    def local_model(self) -> Any:
+        """Which GGUF file ``BACKLOG_LLM=local`` serves, and how."""
+        from assistant.models import LocalModel
+
+        return LocalModel(
+            path=self.settings.local_model,
+            threads=self.settings.local_threads,
+            log_path=self.settings.cache_dir / "local-model.log",
+        )
 
     def chat_model(self) -> Any:
         from assistant.models import load_chat_model
 
-        return load_chat_model(self.settings.llm, timeout=self.settings.llm_timeout_seconds)
+        return load_chat_model(self.settings.llm, timeout=self.settings.llm_timeout_seconds, local=self.local_model())
 
     @cached_property
     def vector_store(self) -> Any:
@@ -94,8 +144,6 @@ class Backend:
 
     def describe(self) -> dict[str, str]:
         """What the sidebar shows: which database, knowledge base and model are in use (no secrets)."""
-        from assistant.models import model_label
-
         url = self.engine.url
         database = (
             f"SQLite ({url.database})"
@@ -108,7 +156,7 @@ class Backend:
             if settings.chroma_host
             else f"embedded Chroma ({settings.chroma_path})"
         )
-        return {"database": database, "knowledge": knowledge, "model": model_label(settings.llm)}
+        return {"database": database, "knowledge": knowledge, "model": self.describe_model()}
 
 
 def make_backend(settings: Settings | None = None) -> Backend:

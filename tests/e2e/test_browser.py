@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -26,10 +28,9 @@ ARGS = [
 pytestmark = pytest.mark.e2e
 
 
-@pytest.fixture
-def server(tmp_path: Path) -> Iterator[str]:
+def _serve(tmp_path: Path, **extra_env: str) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     port = free_port()
-    env = {**os.environ, "BACKLOG_DATA_DIR": str(tmp_path / "data")}
+    env = {**os.environ, "BACKLOG_DATA_DIR": str(tmp_path / "data"), **extra_env}
     subprocess.run(
         [sys.executable, "-m", "improvement", "seed-demo", "--count", "300"],
         env=env,
@@ -60,10 +61,21 @@ def server(tmp_path: Path) -> Iterator[str]:
     )
     wait_for_port(port)
     try:
-        yield f"http://127.0.0.1:{port}"
+        yield f"http://127.0.0.1:{port}", process
     finally:
         process.terminate()
         process.wait(timeout=30)
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[str]:
+    for url, _ in _serve(tmp_path):
+        yield url
+
+
+@pytest.fixture
+def server_with_local_model(tmp_path: Path) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    yield from _serve(tmp_path, BACKLOG_LLM="local")
 
 
 def test_log_a_problem_find_it_and_open_the_review(server: str, tmp_path: Path) -> None:
@@ -99,4 +111,62 @@ def test_log_a_problem_find_it_and_open_the_review(server: str, tmp_path: Path) 
             page.wait_for_timeout(3000)
             page.screenshot(path=str(shots / f"{name}.png"), full_page=True)
         assert page.locator("[data-testid='stException']").count() == 0
+        browser.close()
+
+
+def _model_children(server_pid: int) -> list[int]:
+    """The local model servers the app started (children of the Streamlit process)."""
+    result = subprocess.run(["pgrep", "-P", str(server_pid), "-f", "assistant.local_server"], capture_output=True)
+    return [int(pid) for pid in result.stdout.split()]
+
+
+def _wait_for_child(server_pid: int, timeout: float = 120) -> int:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        children = _model_children(server_pid)
+        if children:
+            return children[0]
+        time.sleep(0.05)
+    raise AssertionError("the app never started a local model server")
+
+
+def test_killing_the_local_model_mid_answer_leaves_every_session_serving(
+    server_with_local_model: tuple[str, subprocess.Popen[bytes]], tmp_path: Path
+) -> None:
+    from playwright.sync_api import expect, sync_playwright
+
+    url, process = server_with_local_model
+    shots = Path(os.environ.get("E2E_SCREENSHOTS_DIR", tmp_path))
+    shots.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        asker = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
+        other = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()  # another person
+        other.goto(f"{url}/backlog", wait_until="networkidle")
+        expect(other.get_by_text("item(s) match")).to_be_visible(timeout=60_000)
+
+        asker.goto(f"{url}/assistant", wait_until="networkidle")
+        asker.get_by_role("textbox").last.fill("How should leaders use customer stories?")
+        asker.keyboard.press("Enter")
+        child = _wait_for_child(process.pid)
+        time.sleep(1.0)  # the model is reading its ~500-token prompt (several seconds on 2 cores): mid-answer
+        os.kill(child, signal.SIGKILL)
+        expect(asker.get_by_text("is unavailable")).to_be_visible(timeout=90_000)
+        expect(asker.get_by_text("Proactive fixes").last).to_be_visible()
+        asker.screenshot(path=str(shots / "assistant-model-killed.png"), full_page=True)
+
+        assert process.poll() is None  # the web server lives
+        other.reload(wait_until="networkidle")
+        expect(other.get_by_text("item(s) match")).to_be_visible(timeout=60_000)
+        assert other.locator("[data-testid='stException']").count() == 0
+
+        asker.get_by_role("textbox").last.fill("What is kaizen?")
+        asker.keyboard.press("Enter")
+        expect(asker.locator("[data-testid='stChatMessage']")).to_have_count(4, timeout=120_000)
+        expect(asker.get_by_text("Cross-industry ideas")).to_have_count(2, timeout=180_000)
+        new_child = _model_children(process.pid)
+        assert new_child and new_child[0] != child  # the next question started a fresh model server
+        expect(asker.get_by_text("is unavailable")).to_have_count(1)  # only the first answer had the notice
+        asker.screenshot(path=str(shots / "assistant-after-restart.png"), full_page=True)
+        assert asker.locator("[data-testid='stException']").count() == 0
         browser.close()
