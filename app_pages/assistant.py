@@ -29,10 +29,13 @@ st.caption(
 )
 
 problem = None
+problem_kind = None
 problem_id = st.session_state.get("ask_problem_id")
 if problem_id:
     try:
-        problem = backend().backlog(with_models=False).get_problem(int(problem_id))
+        backlog = backend().backlog(with_models=False)
+        problem = backlog.get_problem(int(problem_id))
+        problem_kind = backlog.get_item(problem.improvement_id).item.kind
         with st.container(border=True):
             st.markdown(f"**Asking about problem #{problem.id}:** {safe(problem.description)}")
             if st.button("Stop asking about this problem", key="clear_problem"):
@@ -99,7 +102,7 @@ if question is not None:
     with st.chat_message("user"):
         st.text(text or f"(about problem #{problem.id if problem else ''})")
     with st.chat_message("assistant"):
-        prepared = assistant.prepare(text, problem)
+        prepared = assistant.prepare(text, problem, problem_kind)
         notice = ""
         streaming = st.empty()
         try:

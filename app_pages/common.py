@@ -32,8 +32,10 @@ def backend() -> Backend:
 
 @st.cache_resource(show_spinner="Loading the classifier and the playbook…")
 def warm_models() -> bool:
-    backend().backlog()  # embedding model, fitted classifier, vector store, playbook
-    backend().classifier()
+    shared = backend()
+    shared.classifier()  # the embedding model and the fitted classifier
+    shared.problem_index()  # Chroma
+    _ = shared.playbook  # the playbook's vectors and its fitted ranking
     return True
 
 

@@ -5,6 +5,7 @@ import streamlit as st
 from app_pages.common import KIND_ICONS, actor, backend, safe, warm_models
 from improvement.classification import percent
 from improvement.domain import DomainError, Kind
+from improvement.models import LoggedProblem
 from improvement.validation import ValidationFailed
 
 st.title("📝 Log a customer problem")
@@ -107,6 +108,50 @@ if submitted:
     except DomainError as error:
         st.error(safe(error), icon="⚠️")
 
+
+def render_suggestions(result: LoggedProblem) -> None:
+    """The ranked fix options and ideas; the person picks the ones the item should carry."""
+    suggestions = result.suggestions
+    st.markdown("#### Suggested next steps")
+    if not suggestions.fix_options and not suggestions.idea_options:
+        st.info("No playbook pattern fits this problem well enough to suggest one.", icon="🤷")
+        return
+    fix_choice = idea_choice = 0
+    if suggestions.fix_options:
+        fix_choice = st.radio(
+            "Proactive fix (fix the cause for everyone, then reach the affected customers first)",
+            range(len(suggestions.fix_options)),
+            format_func=lambda i: f"{i + 1}. {suggestions.fix_options[i].title}",
+            key=f"fix_choice_{result.improvement_id}",
+        )
+        option = suggestions.fix_options[fix_choice]
+        with st.container(border=True):
+            st.markdown(f"**Fix for everyone:** {safe(option.fix)}")
+            st.markdown(f"**Reach them first:** {safe(option.proactive)}")
+    else:
+        st.caption("No proactive-fix pattern fits this problem well enough.")
+    if suggestions.idea_options:
+        idea_choice = st.radio(
+            "Cross-industry idea",
+            range(len(suggestions.idea_options)),
+            format_func=lambda i: f"{i + 1}. From {suggestions.idea_options[i].industry}",
+            key=f"idea_choice_{result.improvement_id}",
+        )
+        with st.container(border=True):
+            st.markdown(safe(suggestions.idea_options[idea_choice].text))
+    if st.button("Save my choice on the item", key=f"save_choice_{result.improvement_id}"):
+        try:
+            backend().backlog(with_models=False).choose_suggestions(
+                result.improvement_id,
+                fix=suggestions.fix_options[fix_choice] if suggestions.fix_options else None,
+                idea=suggestions.idea_options[idea_choice] if suggestions.idea_options else None,
+                actor=actor(),
+            )
+            st.success("Saved on the item; its history records the choice.")
+        except DomainError as error:
+            st.error(safe(error))
+
+
 result = st.session_state.get("last_logged")
 if result is not None:
     st.divider()
@@ -130,16 +175,7 @@ if result is not None:
                 except DomainError as error:
                     st.error(safe(error))
     with right:
-        suggestions = result.suggestions
-        st.markdown("#### Suggested next steps")
-        for label, text in (
-            ("Proposed fix", suggestions.proposed_fix),
-            ("Proactive action", suggestions.proactive_action),
-            ("Cross-industry idea", suggestions.cross_industry_idea),
-        ):
-            if text:
-                with st.container(border=True):
-                    st.markdown(f"**{label}**  \n{safe(text)}")
+        render_suggestions(result)
     st.markdown("#### Similar problems already logged")
     if not result.similar:
         st.caption("None found: this looks new.")

@@ -14,16 +14,19 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 from assistant import prompts
 from assistant.knowledge_base import KnowledgeBase, SearchHit
 from assistant.models import LocalModel, ModelUnavailable, load_chat_model, model_label
 from assistant.playbook import Playbook
-from improvement.models import ProblemView
+from improvement.models import ProblemFacts, ProblemView
 
 log = logging.getLogger(__name__)
 MIN_COVERAGE = 0.30  # vector similarity below which the articles are taken not to cover the question
 SOURCES_K = 4
 NOT_COVERED = "The articles don't cover this."
+MIN_SENTENCE_SIMILARITY = 0.25  # a second or third sentence must still be about the question
 
 
 @dataclass(frozen=True)
@@ -83,6 +86,7 @@ class Prepared:
     ideas: list[dict[str, Any]]
     covered: bool
     messages: list[tuple[str, str]] = field(default_factory=list)
+    kind: str | None = None
 
 
 def _problem_text(problem: ProblemView) -> str:
@@ -90,6 +94,73 @@ def _problem_text(problem: ProblemView) -> str:
     if problem.root_cause:
         parts.append(f"Root cause noted: {problem.root_cause}")
     return "\n".join(p for p in parts if p)
+
+
+def facts_of(problem: ProblemView, kind: str | None) -> ProblemFacts:
+    return ProblemFacts.of(
+        title=problem.title,
+        description=problem.description,
+        customer_story=problem.customer_story,
+        touchpoint=problem.touchpoint,
+        segment=problem.segment,
+        industry=problem.industry,
+        root_cause=problem.root_cause,
+        kind=kind,
+    )
+
+
+def _problem_summary(prepared: Prepared) -> list[str]:
+    parts = []
+    if prepared.kind:
+        parts.append(f"This problem calls for {prepared.kind}.")
+    if prepared.fixes:
+        best = prepared.fixes[0]
+        parts.append(f"Fix it for everyone ({best['title']}): {best['action']}")
+        parts.append(f"Reach the affected customers first: {best['proactive']}")
+    else:
+        parts.append("No proactive-fix pattern in the playbook fits this problem well enough to suggest one.")
+    if prepared.ideas:
+        idea = prepared.ideas[0]
+        parts.append(f"An idea from {idea['industry']}: {idea['idea'].rstrip('.')}. {idea['how_it_transfers']}")
+    return parts
+
+
+_NOT_A_SENTENCE = re.compile(r"^(#|source:|by |summari[sz]ed|notes on|\W*$)", re.I)
+
+
+def _sentences(text: str) -> list[str]:
+    out = []
+    for line in text.splitlines():
+        line = line.strip().lstrip("-*> ").strip()
+        if not line or line.startswith("#"):
+            continue
+        for sentence in re.split(r"(?<=[.!?])\s+", line):
+            sentence = sentence.strip()
+            if len(sentence.split()) >= 6 and not _NOT_A_SENTENCE.match(sentence):
+                out.append(sentence)
+    return out
+
+
+def best_sentences(question: str, citations: list[Citation], limit: int = 3) -> list[tuple[int, str]]:
+    """The sentences of the cited passages that best answer the question, at most one per passage."""
+    from assistant.embeddings import get_embedder
+
+    candidates = [(c.number, sentence) for c in citations for sentence in _sentences(c.text)]
+    if not candidates:
+        return []
+    embedder = get_embedder()
+    scores = embedder.embed([text for _, text in candidates]) @ embedder.embed_one(question)
+    chosen: list[tuple[int, str]] = []
+    used: set[int] = set()
+    for index in np.argsort(-scores):
+        number, text = candidates[int(index)]
+        if number in used or (chosen and scores[index] < MIN_SENTENCE_SIMILARITY):
+            continue
+        chosen.append((number, text))
+        used.add(number)
+        if len(chosen) == limit:
+            break
+    return sorted(chosen)
 
 
 def _escape(text: str) -> str:
@@ -153,18 +224,43 @@ class Assistant:
         # Loaded per question: for `local` this is where a model server that died or hung is restarted.
         return load_chat_model(self._llm_spec, timeout=self._timeout, local=self._local)
 
-    def prepare(self, question: str, problem: ProblemView | None = None) -> Prepared:
+    def prepare(self, question: str, problem: ProblemView | None = None, kind: str | None = None) -> Prepared:
+        """Retrieve passages, rank playbook cards for the problem's facts, and build the model's prompt.
+
+        ``kind`` is the problem's item kind (the person's decision or the classifier's): it steers the cards.
+        """
         question = question.strip()
         about = _problem_text(problem) if problem else ""
         query = " ".join(p for p in (question, about) if p)
         if not question and problem:
             question = "How should we address this customer problem, and what could we do proactively?"
         hits = self._knowledge.search(query, k=SOURCES_K)
-        covered = any(h.similarity >= MIN_COVERAGE for h in hits)
+        covered = self.covers(hits)
+        if problem is None and not covered:
+            hits = []  # passages that do not answer the question are not offered as its sources
         citations = [Citation(i, h.source, h.title, h.text, h.url, h.author) for i, h in enumerate(hits, 1)]
-        focus = about or question
-        fixes = [f.as_json(score) for f, score in self._playbook.proactive_fixes(focus, None, k=3)]
-        ideas = [i.as_json(score) for i, score in self._playbook.ideas_for(focus, k=3)]
+        facts = facts_of(problem, kind) if problem else ProblemFacts.of(title="", description=question)
+        if problem is not None:  # the ranking and its cut-off were learned on problems
+            fix_cards = self._playbook.proactive_fixes(facts, k=3)
+            idea_cards = self._playbook.ideas_for(facts, k=3)
+        elif covered:  # a question the articles cover gets the closest plays as further reading
+            fix_cards = self._playbook.proactive_fixes(facts, k=3, cutoff=False)
+            idea_cards = self._playbook.ideas_for(facts, k=3, cutoff=False)
+        else:  # off-topic or uncovered: no cards rather than weak ones
+            fix_cards, idea_cards = [], []
+        fixes = [f.as_json(score, facts) for f, score in fix_cards]
+        ideas = [i.as_json(score) for i, score in idea_cards]
+        if problem is not None:
+            # The chosen cards are sources too: a model that tailors them cites the entry it used.
+            for fix, _ in fix_cards[:1]:
+                fix_text, proactive = fix.written_for(facts)
+                citations.append(
+                    Citation(len(citations) + 1, "playbook", f"Proactive fix: {fix.title}", f"{fix_text} {proactive}")
+                )
+            for idea, _ in idea_cards[:1]:
+                citations.append(
+                    Citation(len(citations) + 1, "playbook", f"Idea from {idea.industry}", idea.sentence())
+                )
         sources = "\n\n".join(
             prompts.SOURCE_TEMPLATE.format(
                 number=c.number, title=_escape(c.title), text=_escape(_first_sentences(c.text, self._source_chars))
@@ -185,13 +281,29 @@ class Assistant:
             ideas,
             covered,
             [("system", prompts.ANSWER_SYSTEM), ("human", human)],
+            kind=facts.kind,
         )
 
+    @staticmethod
+    def covers(hits: list[SearchHit]) -> bool:
+        """Whether the articles cover a question: the best vector match is close enough (BENCHMARKS.md
+        "Assistant answers" measures this rule's misses on questions it was not tuned on)."""
+        return any(h.similarity >= MIN_COVERAGE for h in hits)
+
     def retrieval_only_answer(self, prepared: Prepared) -> str:
-        if not prepared.covered:
-            return NOT_COVERED + " The playbook suggestions below still apply."
-        lines = [f"{_first_sentences(c.text)} [{c.number}]" for c in prepared.citations[:3]]
-        return "From the articles:\n" + "\n".join(f"- {line}" for line in lines)
+        """A short answer composed by code: the playbook's cards for a problem, and the passages' sentences
+        that best answer the question, each with its [n]. Never a heading, title or byline."""
+        parts: list[str] = []
+        if prepared.problem is not None:
+            parts += _problem_summary(prepared)
+        if prepared.covered:
+            sentences = best_sentences(prepared.question, [c for c in prepared.citations if c.source != "playbook"])
+            if sentences:
+                lead = "What the articles say: " if parts else ""
+                parts.append(lead + " ".join(f"{text} [{number}]" for number, text in sentences))
+        elif not parts:
+            return NOT_COVERED + (" The playbook suggestions below still apply." if prepared.fixes else "")
+        return "\n\n".join(parts) if parts else NOT_COVERED
 
     def stream_text(self, prepared: Prepared) -> Iterator[str]:
         """Tokens of the model's answer; raises ModelUnavailable if the model cannot be reached."""
@@ -242,8 +354,8 @@ class Assistant:
             problem_id=prepared.problem.id if prepared.problem else None,
         )
 
-    def ask(self, question: str, problem: ProblemView | None = None) -> Answer:
-        prepared = self.prepare(question, problem)
+    def ask(self, question: str, problem: ProblemView | None = None, kind: str | None = None) -> Answer:
+        prepared = self.prepare(question, problem, kind)
         if self._llm_spec.split(":", 1)[0] == "none" and self._chat_model is None:
             return self.finish(prepared, self.retrieval_only_answer(prepared))
         try:

@@ -17,7 +17,10 @@ class HybridRetriever(BaseRetriever):
     knowledge: Any
     k: int = 4
 
-    def _get_relevant_documents(self, query: str, *, run_manager: CallbackManagerForRetrieverRun) -> list[Document]:
+    def _get_relevant_documents(
+        self, query: str, *, run_manager: CallbackManagerForRetrieverRun, k: int | None = None
+    ) -> list[Document]:
+        """``k`` given at call time (``retriever.invoke(q, k=1)``) wins over the one set at construction."""
         return [
             Document(
                 page_content=h.text,
@@ -30,7 +33,7 @@ class HybridRetriever(BaseRetriever):
                     "id": h.chunk_id,
                 },
             )
-            for h in self.knowledge.search(query, k=self.k)
+            for h in self.knowledge.search(query, k=k if k is not None else self.k)
         ]
 
 

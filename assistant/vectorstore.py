@@ -65,21 +65,26 @@ class ProblemCollection:
     def __init__(self, collection: Any) -> None:
         self._collection = collection
 
-    def upsert(self, problems: Sequence[tuple[int, int, str, str]]) -> None:
+    def upsert(self, problems: Sequence[tuple[int, int, str, str]], vectors: Any = None) -> None:
+        """Add or replace problems; ``vectors`` (one per problem) spares embedding texts already embedded."""
         self._collection.upsert(
             ids=[str(pid) for pid, _, _, _ in problems],
             documents=[text for _, _, _, text in problems],
             metadatas=[{"improvement_id": iid, "title": title[:200]} for _, iid, title, _ in problems],
+            **({"embeddings": [list(map(float, v)) for v in vectors]} if vectors is not None else {}),
         )
 
     def delete(self, problem_ids: Sequence[int]) -> None:
         if problem_ids:
             self._collection.delete(ids=[str(p) for p in problem_ids])
 
-    def query(self, text: str, k: int) -> list[tuple[int, int, str, float]]:
+    def query(self, text: str, k: int, vector: Any = None) -> list[tuple[int, int, str, float]]:
         if self._collection.count() == 0:
             return []
-        result = self._collection.query(query_texts=[text], n_results=k, include=["metadatas", "distances"])
+        query: dict[str, Any] = (
+            {"query_embeddings": [list(map(float, vector))]} if vector is not None else {"query_texts": [text]}
+        )
+        result = self._collection.query(**query, n_results=k, include=["metadatas", "distances"])
         hits = []
         for pid, meta, distance in zip(result["ids"][0], result["metadatas"][0], result["distances"][0], strict=True):
             hits.append((int(pid), int(meta["improvement_id"]), str(meta.get("title", "")), 1.0 - float(distance)))

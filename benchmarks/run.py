@@ -236,11 +236,11 @@ def bench_classifier(repeat: int) -> dict[str, Any]:
 
 def _synthetic_documents(chunks: int) -> list[tuple[str, str]]:
     """Documents made of the project's own sentences, about 900 characters per chunk."""
-    from assistant.playbook import PLAYBOOK_PATH
+    from assistant.playbook import IDEAS_PATH
     from improvement.classification import load_examples
 
     rng = random.Random(chunks)
-    playbook = json.loads(PLAYBOOK_PATH.read_text())
+    playbook = json.loads(IDEAS_PATH.read_text())
     sentences = [e.text for e in load_examples()] + [
         f"{i['idea']}. {i['how_it_transfers']}." for i in playbook["cross_industry_ideas"]
     ]

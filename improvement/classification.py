@@ -44,7 +44,7 @@ class Embedder(Protocol):
 class Classifier(Protocol):
     name: str
 
-    def classify(self, texts: Sequence[str]) -> list[Classification]: ...
+    def classify(self, texts: Sequence[str], vectors: np.ndarray | None = None) -> list[Classification]: ...
 
 
 @dataclass(frozen=True)
@@ -212,15 +212,16 @@ class OfflineClassifier:
         model.save(path)
         return cls(embedder, model, threshold=threshold)
 
-    def probabilities(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
-        emb = self._embedder.embed(list(texts))
+    def probabilities(self, texts: Sequence[str], vectors: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        emb = self._embedder.embed(list(texts)) if vectors is None else np.asarray(vectors, dtype=np.float32)
         logits = features(emb, texts) @ self._model.coef.T + self._model.intercept
         return _softmax(logits / self._model.temperature), emb
 
-    def classify(self, texts: Sequence[str]) -> list[Classification]:
+    def classify(self, texts: Sequence[str], vectors: np.ndarray | None = None) -> list[Classification]:
+        """``vectors``: the texts' embeddings when the caller already has them (a problem is embedded once)."""
         if not texts:
             return []
-        probs, emb = self.probabilities(texts)
+        probs, emb = self.probabilities(texts, vectors)
         sims = emb @ self._model.example_embeddings.T
         return [self._explain(text, probs[i], sims[i]) for i, text in enumerate(texts)]
 

@@ -86,7 +86,7 @@ def cmd_add(args: argparse.Namespace) -> int:
         "needs_review": result.needs_review,
         "rationale": result.rationale,
         "similar": [s.__dict__ for s in result.similar],
-        "suggestions": result.suggestions.__dict__,
+        "suggestions": asdict(result.suggestions),
         "warnings": result.warnings,
     }
 
@@ -98,6 +98,19 @@ def cmd_add(args: argparse.Namespace) -> int:
         print(result.rationale)
         for s in result.similar:
             print(f"  similar: item {s.improvement_id} '{s.title}' ({s.similarity:.2f})")
+        options = result.suggestions.fix_options
+        if not options:
+            print("  no proactive-fix pattern fits this problem well enough to suggest one")
+        for number, option in enumerate(options, 1):
+            print(f"  fix option {number}: {option.title}: {option.fix}")
+            print(f"      reach them first: {option.proactive}")
+        for number, idea in enumerate(result.suggestions.idea_options, 1):
+            print(f"  idea {number}: {idea.text}")
+        if options:
+            print(
+                f"  (option 1 is saved on the item; choose another with `backlog edit {result.improvement_id} "
+                "--proposed-fix ...`)"
+            )
         for warning in result.warnings:
             print(f"warning: {warning}", file=sys.stderr)
 
@@ -193,20 +206,21 @@ def cmd_edit(args: argparse.Namespace) -> int:
         }.items()
         if v is not None
     }
-    service = _backend(args).backlog(with_models=False)
-    item = None
-    if changes:
-        item = service.edit_item(args.id, changes, actor=_actor(args), expected_version=args.expected_version)
-    if args.status:
-        item = service.change_status(
-            args.id, args.status, actor=_actor(args), expected_version=item.version if item else args.expected_version
-        )
-    if args.kind:
-        item = service.override_kind(
-            args.id, args.kind, actor=_actor(args), expected_version=item.version if item else args.expected_version
-        )
-    if item is None:
+    if not changes and not args.status and not args.kind:
         raise BadInput("nothing to change: give at least one of --status, --kind, --owner, --quarter, ...")
+    # One use case, one transaction: a refused status move writes nothing, not even the other fields.
+    item = (
+        _backend(args)
+        .backlog(with_models=False)
+        .update_item(
+            args.id,
+            changes,
+            status=args.status,
+            kind=args.kind,
+            actor=_actor(args),
+            expected_version=args.expected_version,
+        )
+    )
     _emit(args, item.as_json(), lambda: print(f"item {item.id} saved (version {item.version})"))
     return EXIT_OK
 
@@ -430,17 +444,19 @@ def cmd_ask(args: argparse.Namespace) -> int:
 
     question = clean_text(args.question, field="question", required=not args.problem_id, limit=4000)
     backend = _backend(args)
-    problem = None
+    problem, kind = None, None
     if args.problem_id:
-        problem = backend.backlog(with_models=False).get_problem(args.problem_id)
+        backlog = backend.backlog(with_models=False)
+        problem = backlog.get_problem(args.problem_id)
+        kind = backlog.get_item(problem.improvement_id).item.kind  # the person's decision if they made one
     from assistant.chain import Assistant
 
     assistant = Assistant.from_backend(backend)
     if args.json:
-        answer = assistant.ask(question, problem=problem)
+        answer = assistant.ask(question, problem=problem, kind=kind)
         _emit(args, answer.as_json(), lambda: None)
         return EXIT_OK
-    answer = _stream_answer(assistant, question, problem)
+    answer = _stream_answer(assistant, question, problem, kind)
     for i, c in enumerate(answer.citations, 1):
         print(f"  [{i}] {c.title} ({c.source})")
     for fix in answer.proactive_fixes:
@@ -451,11 +467,11 @@ def cmd_ask(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _stream_answer(assistant: Any, question: str, problem: Any) -> Any:
+def _stream_answer(assistant: Any, question: str, problem: Any, kind: str | None = None) -> Any:
     """Print the model's words as they come (a small model takes seconds), then what stands."""
     from assistant.models import ModelUnavailable
 
-    prepared = assistant.prepare(question, problem)
+    prepared = assistant.prepare(question, problem, kind)
     pieces: list[str] = []
     notice = ""
     try:

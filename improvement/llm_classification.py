@@ -68,8 +68,8 @@ class LLMClassifier:
             ("human", f"<problem>\n{text.replace('</problem>', '')}\n</problem>"),
         ]
 
-    def classify(self, texts: Sequence[str]) -> list[Classification]:
-        offline = self._fallback.classify(texts)
+    def classify(self, texts: Sequence[str], vectors: Any = None) -> list[Classification]:
+        offline = self._fallback.classify(texts, vectors)
         if self._trial is not None:
             verdict = self._trial()
             if verdict is None or not verdict.trusted:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -102,10 +102,82 @@ class SimilarProblem:
 
 
 @dataclass(frozen=True)
+class ProblemFacts:
+    """What the playbook knows about a problem when it ranks suggestions for it."""
+
+    text: str
+    kind: str | None = None
+    cues: tuple[str, ...] = ()  # rubric cue labels found in the text (improvement.rubric)
+    industry: str = ""
+    touchpoint: str = ""
+    segment: str = ""
+    root_cause: str = ""
+    vector: Any = None  # the problem's embedding, when the caller already has it (embed once)
+
+    @classmethod
+    def of(
+        cls,
+        *,
+        title: str,
+        description: str,
+        customer_story: str = "",
+        touchpoint: str = "",
+        segment: str = "",
+        industry: str = "",
+        root_cause: str = "",
+        kind: str | None = None,
+        vector: Any = None,
+    ) -> ProblemFacts:
+        """The facts of a problem as the log form collects them (one definition for the app, CLI and tests)."""
+        from improvement.rubric import find_cues
+        from improvement.validation import problem_text
+
+        text = problem_text(title, description)
+        # One text is embedded per problem (the one the classifier and the similar-problem index read); the
+        # customer story and the root cause reach the ranking through the rubric cues found in them.
+        return cls(
+            text=text,
+            kind=kind or None,
+            cues=tuple(sorted({hit.cue for hit in find_cues(f"{text} {customer_story} {root_cause}")})),
+            industry=industry,
+            touchpoint=touchpoint,
+            segment=segment,
+            root_cause=root_cause,
+            vector=vector,
+        )
+
+    def embedding_text(self) -> str:
+        """The one text embedded for this problem."""
+        return self.text
+
+    def with_vector(self, vector: Any) -> ProblemFacts:
+        return replace(self, vector=vector)
+
+
+@dataclass(frozen=True)
+class FixOption:
+    id: str
+    title: str
+    fix: str  # fix the cause for every customer
+    proactive: str  # reach the affected customers before they reach us
+    relevance: float
+
+
+@dataclass(frozen=True)
+class IdeaOption:
+    id: str
+    industry: str
+    text: str
+    relevance: float
+
+
+@dataclass(frozen=True)
 class Suggestions:
     proposed_fix: str = ""
     proactive_action: str = ""
     cross_industry_idea: str = ""
+    fix_options: tuple[FixOption, ...] = ()  # ranked, best first; empty when nothing fits well enough
+    idea_options: tuple[IdeaOption, ...] = ()
 
 
 @dataclass(frozen=True)

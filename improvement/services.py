@@ -23,11 +23,14 @@ from improvement import domain
 from improvement.domain import DecidedBy, DomainError, Kind, NotFound, StaleEdit, Status
 from improvement.models import (
     ChangeView,
+    FixOption,
+    IdeaOption,
     ItemDetail,
     ItemFilter,
     ItemView,
     LoggedProblem,
     Page,
+    ProblemFacts,
     ProblemView,
     SimilarProblem,
     Suggestions,
@@ -46,14 +49,14 @@ COUNT_LIMIT = 10_000
 class ProblemIndex(Protocol):
     """Embeddings of logged problems, for 'similar problems already logged'."""
 
-    def upsert(self, problems: Sequence[tuple[int, int, str, str]]) -> None: ...
+    def upsert(self, problems: Sequence[tuple[int, int, str, str]], vectors: Any = None) -> None: ...
 
     def delete(self, problem_ids: Sequence[int]) -> None: ...
 
-    def query(self, text: str, k: int) -> list[tuple[int, int, str, float]]: ...
+    def query(self, text: str, k: int, vector: Any = None) -> list[tuple[int, int, str, float]]: ...
 
 
-Suggester = Callable[[str, Kind], Suggestions]
+Suggester = Callable[[ProblemFacts], Suggestions]
 
 
 def utcnow() -> datetime:
@@ -230,11 +233,15 @@ class BacklogService:
         classifier_provider: Callable[[], Classifier] | None = None,
         problem_index: ProblemIndex | None = None,
         suggester: Suggester | None = None,
+        embed: Callable[[str], Any] | None = None,
     ) -> None:
+        """``embed`` turns a problem's text into the one vector the classifier, the similar-problem search,
+        the playbook and the index all use; without it each embeds the text itself."""
         self._sessions = session_factory
         self._classifier_provider = classifier_provider
         self._index = problem_index
         self._suggester = suggester
+        self._embed = embed
 
     # Classification -----------------------------------------------------------------------------
     def classifier(self) -> Classifier:
@@ -257,16 +264,19 @@ class BacklogService:
         """Validate, classify, save the problem and its backlog item, then find similar problems."""
         new = raw if isinstance(raw, NewProblem) else validate_problem(raw)
         actor = domain.clean_text(actor, field="actor", required=False, limit=domain.MAX_SHORT) or "anonymous"
-        similar = self.similar_problems(new.text, k=5)
+        vector = self._embed(new.text) if self._embed is not None else None  # embedded once, used four times
+        similar = self.similar_problems(new.text, k=5, vector=vector)
         if classification is None:
-            classification = self.classify([new.text])[0]
-        suggestions = self._suggest(new.text, Kind(new.kind) if new.kind else classification.kind)
+            classification = self.classifier().classify([new.text], None if vector is None else vector[None, :])[0]
+        suggestions = self._suggest(new, Kind(new.kind) if new.kind else classification.kind, vector)
         now = now or utcnow()
         problem_id, item_id = run_in_transaction(
             self._sessions,
             lambda session: self._insert(session, new, classification, suggestions, actor=actor, now=now),
         )
-        warnings = self._index_problems([(problem_id, item_id, new.title, new.text)])
+        warnings = self._index_problems(
+            [(problem_id, item_id, new.title, new.text)], None if vector is None else [vector]
+        )
         return LoggedProblem(
             problem_id=problem_id,
             improvement_id=item_id,
@@ -325,30 +335,44 @@ class BacklogService:
         )
         return problem.id, item.id
 
-    def _suggest(self, text: str, kind: Kind) -> Suggestions:
+    def _suggest(self, new: NewProblem, kind: Kind, vector: Any = None) -> Suggestions:
         if self._suggester is None:
             return Suggestions()
+        facts = ProblemFacts.of(
+            title=new.title,
+            description=new.description,
+            customer_story=new.customer_story,
+            touchpoint=new.touchpoint,
+            segment=new.segment,
+            industry=new.industry,
+            root_cause=new.root_cause,
+            kind=kind.value,
+        )
+        if vector is not None:
+            facts = facts.with_vector(vector)
         try:
-            return self._suggester(text, kind)
+            return self._suggester(facts)
         except Exception as error:  # suggestions help; their failure must never lose a problem
             log.warning("suggestions unavailable: %s", error)
             return Suggestions()
 
-    def _index_problems(self, rows: Sequence[tuple[int, int, str, str]]) -> list[str]:
+    def _index_problems(self, rows: Sequence[tuple[int, int, str, str]], vectors: Any = None) -> list[str]:
         if self._index is None or not rows:
             return []
         try:
-            self._index.upsert(rows)
+            self._index.upsert(rows, vectors)
             return []
         except Exception as error:  # SQL is the record; `backlog doctor` re-syncs the index later
             log.warning("similar-problem index not updated: %s", error)
             return ["The similar-problems index could not be updated; run `backlog doctor --repair`."]
 
-    def similar_problems(self, text: str, *, k: int = 5, min_similarity: float = 0.45) -> list[SimilarProblem]:
+    def similar_problems(
+        self, text: str, *, k: int = 5, min_similarity: float = 0.45, vector: Any = None
+    ) -> list[SimilarProblem]:
         if self._index is None or not text.strip():
             return []
         try:
-            hits = self._index.query(text, k)
+            hits = self._index.query(text, k, vector)
         except Exception as error:
             log.warning("similar problems unavailable: %s", error)
             return []
@@ -502,6 +526,24 @@ class BacklogService:
     ) -> ItemView:
         """A person's decision: always wins, recorded with who and when, clears 'needs review'."""
         return self.update_item(improvement_id, {}, kind=kind, actor=actor, expected_version=expected_version)
+
+    def choose_suggestions(
+        self,
+        improvement_id: int,
+        *,
+        fix: FixOption | None = None,
+        idea: IdeaOption | None = None,
+        actor: str,
+        expected_version: int | None = None,
+    ) -> ItemView:
+        """A person picks which suggested fix (and idea) the item carries; recorded in its history."""
+        changes: dict[str, str] = {}
+        if fix is not None:
+            changes["proposed_fix"] = f"{fix.title}: {fix.fix}"
+            changes["proactive_action"] = fix.proactive
+        if idea is not None:
+            changes["cross_industry_idea"] = idea.text
+        return self.update_item(improvement_id, changes, actor=actor, expected_version=expected_version)
 
     def update_item(
         self,

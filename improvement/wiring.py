@@ -6,7 +6,7 @@ commands such as ``backlog list`` start fast and never import them.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
@@ -114,26 +114,28 @@ class Backend:
     def problem_index(self) -> Any:
         return self.vector_store.problems
 
-    def suggester(self) -> Callable[..., Any]:
-        return self.playbook.suggest
-
     @cached_property
     def playbook(self) -> Any:
         from assistant.playbook import Playbook
 
-        return Playbook.load()
+        self.settings.ensure_dirs()
+        return Playbook.load(self.settings.classifier_cache_dir)
 
     def backlog(self, *, with_models: bool = True) -> BacklogService:
-        """The backlog service; ``with_models=False`` for reads that need no classifier or index."""
+        """The backlog service with every capability; the heavy ones (embedding model, classifier, Chroma,
+        playbook) load on first use, so reads stay fast and a merge still re-points the index.
+
+        ``with_models`` is kept for callers that say they only read; it no longer removes anything.
+        """
         from improvement.services import BacklogService
 
-        if not with_models:
-            return BacklogService(self.sessions)
+        del with_models
         return BacklogService(
             self.sessions,
             classifier_provider=self.classifier,
-            problem_index=self.problem_index(),
-            suggester=self.suggester(),
+            problem_index=_LazyIndex(self),
+            suggester=lambda facts: self.playbook.suggest(facts),
+            embed=_embed_one,
         )
 
     @cached_property
@@ -157,6 +159,28 @@ class Backend:
             else f"embedded Chroma ({settings.chroma_path})"
         )
         return {"database": database, "knowledge": knowledge, "model": self.describe_model()}
+
+
+def _embed_one(text: str) -> Any:
+    from assistant.embeddings import get_embedder
+
+    return get_embedder().embed_one(text)
+
+
+class _LazyIndex:
+    """The similar-problem index, opened on first use (listing items never opens Chroma)."""
+
+    def __init__(self, backend: Backend) -> None:
+        self._backend = backend
+
+    def upsert(self, problems: Sequence[tuple[int, int, str, str]], vectors: Any = None) -> None:
+        self._backend.problem_index().upsert(problems, vectors)
+
+    def delete(self, problem_ids: Sequence[int]) -> None:
+        self._backend.problem_index().delete(problem_ids)
+
+    def query(self, text: str, k: int, vector: Any = None) -> list[tuple[int, int, str, float]]:
+        return list(self._backend.problem_index().query(text, k, vector))
 
 
 def make_backend(settings: Settings | None = None) -> Backend:

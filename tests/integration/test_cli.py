@@ -233,3 +233,18 @@ def test_the_head_revision_constant_matches_the_migrations() -> None:
 
     head = ScriptDirectory.from_config(alembic_config(make_engine("sqlite://"))).get_current_head()
     assert head == HEAD_REVISION
+
+
+def test_a_refused_edit_writes_nothing_not_even_the_other_fields() -> None:
+    added = json.loads(run("add", "The delivery SMS shows yesterday's date", "--json").stdout)
+    item_id = str(added["improvement_id"])
+    before = json.loads(run("show", item_id, "--json").stdout)
+    refused = run("edit", item_id, "--owner", "Ana", "--status", "done")  # new -> done is not allowed
+    assert refused.returncode == 2 and "Traceback" not in refused.stderr and refused.stderr.count("\n") == 1
+    after = json.loads(run("show", item_id, "--json").stdout)
+    assert after["owner"] == before["owner"] and after["version"] == before["version"]
+    assert len(after["history"]) == len(before["history"])
+    saved = run("edit", item_id, "--owner", "Ana", "--status", "triaged", "--kind", "kaikaku", "--json")
+    assert saved.returncode == 0, saved.stderr
+    item = json.loads(saved.stdout)
+    assert (item["owner"], item["status"], item["kind"], item["version"]) == ("Ana", "triaged", "kaikaku", 2)

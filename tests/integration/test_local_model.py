@@ -139,8 +139,8 @@ def test_backlog_ask_prints_each_piece_as_the_model_writes_it(capsys: pytest.Cap
         def __init__(self) -> None:
             self.inner = Assistant(make_backend().knowledge, make_backend().playbook, llm_spec="none")
 
-        def prepare(self, question, problem):  # type: ignore[no-untyped-def]
-            return self.inner.prepare(question, problem)
+        def prepare(self, question, problem, kind=None):  # type: ignore[no-untyped-def]
+            return self.inner.prepare(question, problem, kind)
 
         def stream_text(self, prepared):  # type: ignore[no-untyped-def]
             for piece in ("Tell it ", "as a story ", "[1]."):
