@@ -58,12 +58,18 @@ def render_answer(answer) -> None:  # type: ignore[no-untyped-def]
             with st.expander(f"[{citation.number}] {citation.title}"):
                 st.caption(f"{safe(citation.source)}" + (f" · {safe(citation.author)}" if citation.author else ""))
                 st.text(citation.text)
+    if not answer.proactive_fixes and not answer.cross_industry_ideas:
+        if answer.problem_id is not None:
+            st.caption("No playbook pattern fits this problem well enough to suggest one.")
+        return
     fixes, ideas = st.columns(2)
     with fixes:
         st.markdown("**Proactive fixes**")
         for fix in answer.proactive_fixes:
             with st.container(border=True):
                 st.markdown(f"**{safe(fix['title'])}**  \n{safe(fix['action'])}")
+                if fix.get("proactive"):
+                    st.markdown(f"*Reach them first:* {safe(fix['proactive'])}")
     with ideas:
         st.markdown("**Cross-industry ideas**")
         for idea in answer.cross_industry_ideas:

@@ -240,14 +240,10 @@ class Assistant:
             hits = []  # passages that do not answer the question are not offered as its sources
         citations = [Citation(i, h.source, h.title, h.text, h.url, h.author) for i, h in enumerate(hits, 1)]
         facts = facts_of(problem, kind) if problem else ProblemFacts.of(title="", description=question)
-        if problem is not None:  # the ranking and its cut-off were learned on problems
-            fix_cards = self._playbook.proactive_fixes(facts, k=3)
-            idea_cards = self._playbook.ideas_for(facts, k=3)
-        elif covered:  # a question the articles cover gets the closest plays as further reading
-            fix_cards = self._playbook.proactive_fixes(facts, k=3, cutoff=False)
-            idea_cards = self._playbook.ideas_for(facts, k=3, cutoff=False)
-        else:  # off-topic or uncovered: no cards rather than weak ones
-            fix_cards, idea_cards = [], []
+        # Cards are for problems: the ranking, its cut-off and its "no good match" gate were learned on
+        # problems, and a general question matched against them gets weak cards (BENCHMARKS.md).
+        fix_cards = self._playbook.proactive_fixes(facts, k=3) if problem is not None else []
+        idea_cards = self._playbook.ideas_for(facts, k=3) if problem is not None else []
         fixes = [f.as_json(score, facts) for f, score in fix_cards]
         ideas = [i.as_json(score) for i, score in idea_cards]
         if problem is not None:

@@ -209,29 +209,25 @@ class Playbook:
             return np.asarray(facts.vector, dtype=np.float32)
         return get_embedder().embed_one(facts.embedding_text())
 
-    def proactive_fixes(
-        self, facts: ProblemFacts, k: int = 3, *, cutoff: bool = True
-    ) -> list[tuple[FixPattern, float]]:
-        """The best fix patterns for this problem, best first; with ``cutoff``, only those relevant enough."""
+    def proactive_fixes(self, facts: ProblemFacts, k: int = 3) -> list[tuple[FixPattern, float]]:
+        """The best fix patterns for this problem, best first, only those relevant enough (maybe none)."""
         vector = self.facts_vector(facts)
-        if cutoff and not self.ranker.fits_anything(facts, vector):
+        if not self.ranker.fits_anything(facts, vector):
             return []
         scores = self.ranker.fix_scores(facts, vector)
-        floor = self.ranker.fix_cutoff if cutoff else -np.inf
+        floor = self.ranker.fix_cutoff
         order = np.argsort(-scores)
         chosen = [(self.fixes[i], float(scores[i])) for i in order if not self.fixes[i].generic and scores[i] >= floor]
         return chosen[:k]
 
-    def ideas_for(
-        self, facts: ProblemFacts, k: int = 3, *, cutoff: bool = True
-    ) -> list[tuple[CrossIndustryIdea, float]]:
-        """The best cross-industry ideas, never from the problem's own sector; with ``cutoff``, relevant enough."""
+    def ideas_for(self, facts: ProblemFacts, k: int = 3) -> list[tuple[CrossIndustryIdea, float]]:
+        """The best cross-industry ideas, never from the problem's own sector, relevant enough (maybe none)."""
         vector = self.facts_vector(facts)
-        if cutoff and not self.ranker.fits_anything(facts, vector):
+        if not self.ranker.fits_anything(facts, vector):
             return []
         scores = self.ranker.idea_scores(facts, vector)
         own_sector = self.industries.sector(facts.industry) if facts.industry else None
-        floor = self.ranker.idea_cutoff if cutoff else -np.inf
+        floor = self.ranker.idea_cutoff
         order = np.argsort(-scores)
         chosen = [
             (self.ideas[i], float(scores[i]))
