@@ -303,6 +303,10 @@ class Assistant:
 
     def stream_text(self, prepared: Prepared) -> Iterator[str]:
         """Tokens of the model's answer; raises ModelUnavailable if the model cannot be reached."""
+        if prepared.problem is None and not prepared.covered:
+            # Nothing to ground an answer in: the model is not asked (it would only write uncited prose).
+            yield self.retrieval_only_answer(prepared)
+            return
         model = self._model()
         if model is None:
             yield self.retrieval_only_answer(prepared)
@@ -330,7 +334,8 @@ class Assistant:
             r"\[(\d+)\]", lambda m: m.group(0) if 1 <= int(m.group(1)) <= len(prepared.citations) else "", text
         )
         dropped = ""
-        if text and not notice and not re.search(r"\[\d+\]", text):
+        composed = self.retrieval_only_answer(prepared).strip()
+        if text and not notice and text != composed and not re.search(r"\[\d+\]", text):
             # Prose that cites nothing cannot be checked against the articles (a small model writes fluent,
             # ungrounded text): it is left out, and the answer is built from the passages instead.
             dropped = f"{self.model_name} wrote an answer that cites no source, so it is not shown."
@@ -338,8 +343,8 @@ class Assistant:
         if not prepared.covered and text and NOT_COVERED not in text:
             text = f"{NOT_COVERED} {text}"
         return Answer(
-            answer=text or self.retrieval_only_answer(prepared),
-            grounding="" if text else "retrieval",
+            answer=text or composed,
+            grounding="retrieval" if not text or text == composed else "",
             citations=prepared.citations,
             proactive_fixes=prepared.fixes,
             cross_industry_ideas=prepared.ideas,
