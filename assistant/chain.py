@@ -329,6 +329,7 @@ class Assistant:
         model = self.model_name
         if notice:
             model = f"none ({notice})"
+            text = ""  # what a model wrote before it failed is cut off mid-sentence: the composed answer stands
         # Only numbers that exist may be cited: drop any the model made up.
         text = re.sub(
             r"\[(\d+)\]", lambda m: m.group(0) if 1 <= int(m.group(1)) <= len(prepared.citations) else "", text

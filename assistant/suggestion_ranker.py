@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from assistant.array_cache import load_arrays, save_arrays
 from assistant.embeddings import get_embedder
 from improvement.models import ProblemFacts
 
@@ -283,46 +284,37 @@ class Ranker:
             + RANKER_VERSION.encode()
         ).hexdigest()[:16]
         path = cache_dir / f"ranker-{key}.npz" if cache_dir else None
+        corpus = tuple(p.facts.text for p in training)
         if path is not None and path.exists():
             try:
-                with np.load(path, allow_pickle=False) as d:
-                    return cls(
-                        playbook,
-                        d["fix_coef"],
-                        float(d["fix_intercept"]),
-                        d["idea_coef"],
-                        float(d["idea_intercept"]),
-                        float(d["fix_cutoff"]),
-                        float(d["idea_cutoff"]),
-                        d["train_vectors"],
-                        d["train_fixes"],
-                        d["train_ideas"],
-                        d["gate_coef"],
-                        float(d["gate_intercept"]),
-                        tuple(p.facts.text for p in training),
-                    )
+                saved = load_arrays(path)
+                return cls(playbook, **{name: _scalar(saved[name]) for name in _SAVED}, corpus=corpus)
             except (OSError, ValueError, KeyError) as error:
                 log.warning("refitting the suggestion ranker (%s): %s", path, error)
         ranker = cls.fit(playbook, training)
         if path is not None:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_suffix(".tmp.npz")
-            np.savez(
-                tmp,
-                fix_coef=ranker.fix_coef,
-                fix_intercept=ranker.fix_intercept,
-                idea_coef=ranker.idea_coef,
-                idea_intercept=ranker.idea_intercept,
-                fix_cutoff=ranker.fix_cutoff,
-                idea_cutoff=ranker.idea_cutoff,
-                train_vectors=ranker.train_vectors,
-                train_fixes=ranker.train_fixes,
-                train_ideas=ranker.train_ideas,
-                gate_coef=ranker.gate_coef,
-                gate_intercept=ranker.gate_intercept,
-            )
-            tmp.replace(path)
+            save_arrays(path, **{name: getattr(ranker, name) for name in _SAVED})
         return ranker
+
+
+# The fitted fields of a Ranker, as saved in its cache file.
+_SAVED = (
+    "fix_coef",
+    "fix_intercept",
+    "idea_coef",
+    "idea_intercept",
+    "fix_cutoff",
+    "idea_cutoff",
+    "train_vectors",
+    "train_fixes",
+    "train_ideas",
+    "gate_coef",
+    "gate_intercept",
+)
+
+
+def _scalar(array: np.ndarray) -> Any:
+    return float(array) if array.ndim == 0 else array
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:

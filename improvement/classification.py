@@ -130,10 +130,10 @@ class FittedModel:
     example_texts: list[str]
 
     def save(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp.npz")
-        np.savez(
-            tmp,
+        from assistant.array_cache import save_arrays
+
+        save_arrays(
+            path,
             coef=self.coef,
             intercept=self.intercept,
             temperature=self.temperature,
@@ -142,7 +142,6 @@ class FittedModel:
             example_labels=self.example_labels,
             example_texts=np.array(self.example_texts),
         )
-        tmp.replace(path)  # atomic: two processes building at once never see half a file
 
     @classmethod
     def load(cls, path: Path) -> FittedModel:

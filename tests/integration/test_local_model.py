@@ -67,8 +67,10 @@ def test_killing_the_model_mid_answer_gives_a_notice_and_the_next_question_resta
 
     partial, notice = _act_when_streaming(assistant, kill)
     assert notice and "unavailable" in notice  # this process is alive and was told
-    answer = assistant.finish(assistant.prepare(QUESTION), partial, notice=notice)
-    assert answer.citations and answer.proactive_fixes and answer.model.startswith("none (")
+    prepared = assistant.prepare(QUESTION)
+    answer = assistant.finish(prepared, partial, notice=notice)
+    assert answer.citations and answer.model.startswith("none (") and answer.grounding == "retrieval"
+    assert answer.answer == assistant.retrieval_only_answer(prepared)  # the cut-off words are not shown
 
     first_pid_starts = server.starts
     again = assistant.ask(QUESTION)
