@@ -109,12 +109,15 @@ class LocalModelServer:
         self.starts += 1
         url = _wait_for_ready(process, config.start_timeout)
         if not url:
+            exited = process.poll() is not None
             process.kill()
             process.wait(timeout=5)
-            raise LocalServerError(
-                f"the local model server did not start within {config.start_timeout:.0f} s "
-                f"(exit code {process.returncode}); see {config.log_path or 'its log'}"
+            why = (
+                f"exited with code {process.returncode} before it was ready"
+                if exited
+                else f"did not start within {config.start_timeout:.0f} s"
             )
+            raise LocalServerError(f"the local model server {why}; see {config.log_path or 'its log'}")
         self._process, self._url = process, url
         log.info("local model server pid %s serving %s at %s", process.pid, config.model_path.name, url)
 

@@ -130,6 +130,17 @@ def _wait_for_child(server_pid: int, timeout: float = 120) -> int:
     raise AssertionError("the app never started a local model server")
 
 
+def _wait_until_asked(pid: int, timeout: float = 180) -> None:
+    """Until the model server holds an open connection: the app has sent it the question."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        connections = subprocess.run(["ss", "-tnpH", "state", "established"], capture_output=True, text=True).stdout
+        if f"pid={pid}," in connections:
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"the model server {pid} was never asked")
+
+
 def test_killing_the_local_model_mid_answer_leaves_every_session_serving(
     server_with_local_model: tuple[str, subprocess.Popen[bytes]], tmp_path: Path
 ) -> None:
@@ -151,7 +162,8 @@ def test_killing_the_local_model_mid_answer_leaves_every_session_serving(
         chat.fill("How should leaders use customer stories?")
         asker.keyboard.press("Enter")
         child = _wait_for_child(process.pid)
-        time.sleep(1.0)  # the model is reading its ~500-token prompt (several seconds on 2 cores): mid-answer
+        _wait_until_asked(child)  # the app's request is in: the model reads a ~500-token prompt, then writes
+        time.sleep(0.5)  # mid-answer (the prompt alone takes several seconds on 2 cores)
         os.kill(child, signal.SIGKILL)
         expect(asker.get_by_text("is unavailable")).to_be_visible(timeout=90_000)
         expect(asker.get_by_text("Sources", exact=True).last).to_be_visible()  # the retrieval answer stands
