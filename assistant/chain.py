@@ -87,6 +87,7 @@ class Prepared:
     covered: bool
     messages: list[tuple[str, str]] = field(default_factory=list)
     kind: str | None = None
+    composed: str | None = None  # the retrieval-only answer, built once (it embeds the passages' sentences)
 
 
 def _problem_text(problem: ProblemView) -> str:
@@ -240,6 +241,8 @@ class Assistant:
             hits = []  # passages that do not answer the question are not offered as its sources
         citations = [Citation(i, h.source, h.title, h.text, h.url, h.author) for i, h in enumerate(hits, 1)]
         facts = facts_of(problem, kind) if problem else ProblemFacts.of(title="", description=question)
+        if problem is not None:
+            facts = facts.with_vector(self._playbook.facts_vector(facts))  # embedded once for fixes and ideas
         # Cards are for problems: the ranking, its cut-off and its "no good match" gate were learned on
         # problems, and a general question matched against them gets weak cards (BENCHMARKS.md).
         fix_cards = self._playbook.proactive_fixes(facts, k=3) if problem is not None else []
@@ -289,6 +292,11 @@ class Assistant:
     def retrieval_only_answer(self, prepared: Prepared) -> str:
         """A short answer composed by code: the playbook's cards for a problem, and the passages' sentences
         that best answer the question, each with its [n]. Never a heading, title or byline."""
+        if prepared.composed is None:
+            prepared.composed = self._compose(prepared).strip()
+        return prepared.composed
+
+    def _compose(self, prepared: Prepared) -> str:
         parts: list[str] = []
         if prepared.problem is not None:
             parts += _problem_summary(prepared)
@@ -335,8 +343,7 @@ class Assistant:
             r"\[(\d+)\]", lambda m: m.group(0) if 1 <= int(m.group(1)) <= len(prepared.citations) else "", text
         )
         dropped = ""
-        composed = self.retrieval_only_answer(prepared).strip()
-        if text and not notice and text != composed and not re.search(r"\[\d+\]", text):
+        if text and not notice and not re.search(r"\[\d+\]", text) and text != self.retrieval_only_answer(prepared):
             # Prose that cites nothing cannot be checked against the articles (a small model writes fluent,
             # ungrounded text): it is left out, and the answer is built from the passages instead.
             dropped = f"{self.model_name} wrote an answer that cites no source, so it is not shown."
@@ -344,8 +351,8 @@ class Assistant:
         if not prepared.covered and text and NOT_COVERED not in text:
             text = f"{NOT_COVERED} {text}"
         return Answer(
-            answer=text or composed,
-            grounding="retrieval" if not text or text == composed else "",
+            answer=text or self.retrieval_only_answer(prepared),
+            grounding="retrieval" if not text or text == prepared.composed else "",
             citations=prepared.citations,
             proactive_fixes=prepared.fixes,
             cross_industry_ideas=prepared.ideas,
