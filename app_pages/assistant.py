@@ -4,7 +4,6 @@ import streamlit as st
 
 from app_pages.common import backend, safe
 from assistant.chain import Assistant
-from assistant.models import ModelUnavailable
 from improvement.domain import DomainError, clean_text
 
 
@@ -108,18 +107,11 @@ if question is not None:
     with st.chat_message("user"):
         st.text(text or f"(about problem #{problem.id if problem else ''})")
     with st.chat_message("assistant"):
-        prepared = assistant.prepare(text, problem, problem_kind)
-        notice = ""
+        stream = assistant.answer_stream(text, problem, problem_kind)
         streaming = st.empty()
-        try:
-            with streaming.container():
-                streamed = st.write_stream(assistant.stream_text(prepared))
-        except ModelUnavailable as error:
-            notice = str(error)
-            streamed = ""
-        answer = assistant.finish(
-            prepared, streamed if isinstance(streamed, str) else "".join(map(str, streamed)), notice=notice
-        )
+        with streaming.container():
+            st.write_stream(stream)
+        answer = stream.answer
         # The final text replaces the stream: uncited model prose is dropped for the cited passages.
         streaming.markdown(safe(answer.answer))
         render_answer(answer)

@@ -363,13 +363,44 @@ class Assistant:
             problem_id=prepared.problem.id if prepared.problem else None,
         )
 
+    def answer_stream(self, question: str, problem: ProblemView | None = None, kind: str | None = None) -> AnswerStream:
+        """The one way to ask: iterate it for the answer's text as it is written, then read ``.answer``.
+
+        A model that fails mid-answer ends the stream quietly; the answer then carries the notice and the
+        composed, cited answer, so a caller (page or CLI) never handles the fallback itself."""
+        return AnswerStream(self, self.prepare(question, problem, kind))
+
     def ask(self, question: str, problem: ProblemView | None = None, kind: str | None = None) -> Answer:
-        prepared = self.prepare(question, problem, kind)
-        if self._llm_spec.split(":", 1)[0] == "none" and self._chat_model is None:
-            return self.finish(prepared, self.retrieval_only_answer(prepared))
+        stream = self.answer_stream(question, problem, kind)
+        for _chunk in stream:
+            pass
+        return stream.answer
+
+
+class AnswerStream:
+    """An answer being written: yields text chunks once, then holds the finished :class:`Answer`."""
+
+    def __init__(self, assistant: Assistant, prepared: Prepared) -> None:
+        self._assistant = assistant
+        self.prepared = prepared
+        self._chunks: list[str] = []
+        self._answer: Answer | None = None
+
+    def __iter__(self) -> Iterator[str]:
+        if self._answer is not None:
+            return
+        notice = ""
         try:
-            text = "".join(self.stream_text(prepared))
+            for chunk in self._assistant.stream_text(self.prepared):
+                self._chunks.append(chunk)
+                yield chunk
         except ModelUnavailable as error:
             log.warning("%s", error)
-            return self.finish(prepared, self.retrieval_only_answer(prepared), notice=str(error))
-        return self.finish(prepared, text)
+            notice = str(error)
+        self._answer = self._assistant.finish(self.prepared, "".join(self._chunks), notice=notice)
+
+    @property
+    def answer(self) -> Answer:
+        if self._answer is None:
+            raise RuntimeError("read the stream to its end before asking for the answer")
+        return self._answer

@@ -10,7 +10,10 @@ from __future__ import annotations
 import importlib.util
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from langchain_core.language_models import BaseChatModel
 
 PACKAGED_MODEL_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 
@@ -66,7 +69,9 @@ class LocalModel:
         return f"{file_name.removesuffix('.gguf')} (local, llama.cpp)"
 
 
-def load_chat_model(spec: str, *, timeout: float = 60.0, max_tokens: int = 220, local: LocalModel | None = None) -> Any:
+def load_chat_model(
+    spec: str, *, timeout: float = 60.0, max_tokens: int = 220, local: LocalModel | None = None
+) -> BaseChatModel | None:
     """A LangChain chat model for ``provider:model``; ``None`` for ``none``.
 
     For ``local`` this starts (or restarts) the supervised model server, so call it per question.

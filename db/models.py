@@ -1,8 +1,10 @@
-"""SQLAlchemy 2.0 typed models. Enumerations are stored as short strings, validated in the domain."""
+"""SQLAlchemy 2.0 typed models. Enumerations are the domain's enums in Python and short strings in SQL."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any, Generic, TypeVar
 
 from sqlalchemy import (
     BigInteger,
@@ -17,7 +19,33 @@ from sqlalchemy import (
     Text,
     text,
 )
+from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.types import TypeDecorator
+
+from improvement.domain import DecidedBy, Evidence, Kind, Status
+
+E = TypeVar("E", bound=StrEnum)
+
+
+class StoredEnum(TypeDecorator[E], Generic[E]):
+    """A domain enum in Python, its value as VARCHAR(16) in SQL.
+
+    A plain string column (not a native ENUM type or a CHECK constraint) keeps the schema, the rollup
+    triggers and PostgreSQL's COPY unchanged; an unknown value is refused on the way in and on the way out."""
+
+    impl = String(16)
+    cache_ok = True
+
+    def __init__(self, enum: type[E]) -> None:
+        super().__init__()
+        self.enum = enum
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> str | None:
+        return None if value is None else self.enum(value).value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> E | None:
+        return None if value is None else self.enum(value)
 
 
 def utcnow() -> datetime:
@@ -44,8 +72,8 @@ class Improvement(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     title: Mapped[str] = mapped_column(String(200))
     description: Mapped[str] = mapped_column(Text, default="")
-    kind: Mapped[str] = mapped_column(String(16))
-    kind_decided_by: Mapped[str] = mapped_column(String(16), default="model")
+    kind: Mapped[Kind] = mapped_column(StoredEnum(Kind))
+    kind_decided_by: Mapped[DecidedBy] = mapped_column(StoredEnum(DecidedBy), default=DecidedBy.MODEL)
     kind_decided_by_name: Mapped[str | None] = mapped_column(String(200))
     kind_decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     classifier: Mapped[str] = mapped_column(String(64), default="offline")
@@ -56,7 +84,7 @@ class Improvement(Base):
     proactive_action: Mapped[str] = mapped_column(Text, default="")
     cross_industry_idea: Mapped[str] = mapped_column(Text, default="")
     owner: Mapped[str | None] = mapped_column(String(200))
-    status: Mapped[str] = mapped_column(String(16), default="new")
+    status: Mapped[Status] = mapped_column(StoredEnum(Status), default=Status.NEW)
     quarter: Mapped[str] = mapped_column(String(7))
     effort: Mapped[int] = mapped_column(Integer, default=3)
     impact: Mapped[int] = mapped_column(Integer, default=3)
@@ -112,8 +140,8 @@ class KindRollup(Base):
     __tablename__ = "rollup_by_kind"
 
     quarter: Mapped[str] = mapped_column(String(7), primary_key=True)
-    kind: Mapped[str] = mapped_column(String(16), primary_key=True)
-    status: Mapped[str] = mapped_column(String(16), primary_key=True)
+    kind: Mapped[Kind] = mapped_column(StoredEnum(Kind), primary_key=True)
+    status: Mapped[Status] = mapped_column(StoredEnum(Status), primary_key=True)
     needs_review: Mapped[bool] = mapped_column(Boolean, primary_key=True)
     currency: Mapped[str] = mapped_column(String(3), primary_key=True)
     item_count: Mapped[int] = mapped_column(Integer, default=0)
@@ -128,8 +156,8 @@ class OwnerRollup(Base):
 
     quarter: Mapped[str] = mapped_column(String(7), primary_key=True)
     owner: Mapped[str] = mapped_column(String(200), primary_key=True)
-    kind: Mapped[str] = mapped_column(String(16), primary_key=True)
-    status: Mapped[str] = mapped_column(String(16), primary_key=True)
+    kind: Mapped[Kind] = mapped_column(StoredEnum(Kind), primary_key=True)
+    status: Mapped[Status] = mapped_column(StoredEnum(Status), primary_key=True)
     item_count: Mapped[int] = mapped_column(Integer, default=0)
     value_at_risk: Mapped[float] = mapped_column(Numeric(18, 2, asdecimal=False), default=0)
 
@@ -150,7 +178,7 @@ class Problem(Base):
     customers_affected: Mapped[int] = mapped_column(Integer, default=0)
     value_at_risk: Mapped[float] = mapped_column(Numeric(16, 2, asdecimal=False), default=0)
     currency: Mapped[str] = mapped_column(String(3), default="EUR")
-    evidence: Mapped[str] = mapped_column(String(16), default="unknown")
+    evidence: Mapped[Evidence] = mapped_column(StoredEnum(Evidence), default=Evidence.UNKNOWN)
     root_cause: Mapped[str] = mapped_column(Text, default="")
     reporter: Mapped[str] = mapped_column(String(200), default="")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)

@@ -469,19 +469,14 @@ def cmd_ask(args: argparse.Namespace) -> int:
 
 def _stream_answer(assistant: Any, question: str, problem: Any, kind: str | None = None) -> Any:
     """Print the model's words as they come (a small model takes seconds), then what stands."""
-    from assistant.models import ModelUnavailable
-
-    prepared = assistant.prepare(question, problem, kind)
+    stream = assistant.answer_stream(question, problem, kind)
     pieces: list[str] = []
-    notice = ""
-    try:
-        for piece in assistant.stream_text(prepared):
-            pieces.append(piece)
-            sys.stdout.write(piece)
-            sys.stdout.flush()
-    except ModelUnavailable as error:
-        notice = str(error)
-    answer = assistant.finish(prepared, "".join(pieces), notice=notice)
+    for piece in stream:
+        pieces.append(piece)
+        sys.stdout.write(piece)
+        sys.stdout.flush()
+    answer = stream.answer
+    notice = answer.notice
     if pieces:
         sys.stdout.write("\n")
     if notice:

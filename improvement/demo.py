@@ -17,6 +17,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from db.models import Change, Improvement, Problem
 from improvement import domain
 from improvement.classification import load_examples
+from improvement.domain import DecidedBy
+from improvement.items import DEFAULT_REVIEW_THRESHOLD, KindDecision, new_item_values
 
 OWNERS = [
     "Amara Okafor",
@@ -126,41 +128,34 @@ def seed_demo(
             impact = rng.randint(2, 5)
             confidence = round(rng.uniform(0.55, 0.999), 3)
             title = example.text.split(",")[0].split(";")[0][:90].rstrip(".")
+            decision = KindDecision(
+                kind=example.kind,
+                decided_by=DecidedBy.MODEL,
+                decided_by_name="demo",
+                classifier="demo",
+                confidence=confidence,
+                rationale="Demo data: the kind comes from the labelled example this item was drawn from.",
+                needs_review=confidence < DEFAULT_REVIEW_THRESHOLD and status in ("new", "triaged"),
+            )
             items.append(
                 {
                     "id": item_id,
-                    "title": title,
-                    "description": example.text,
-                    "kind": example.kind.value,
-                    "kind_decided_by": "model",
-                    "kind_decided_by_name": "demo",
-                    "kind_decided_at": created,
-                    "classifier": "demo",
-                    "confidence": confidence,
-                    "rationale": "Demo data: the kind comes from the labelled example this item was drawn from.",
-                    "needs_review": confidence < 0.7 and status in ("new", "triaged"),
-                    "proposed_fix": "",
-                    "proactive_action": "",
-                    "cross_industry_idea": "",
-                    "owner": None if status == "new" and rng.random() < 0.7 else rng.choice(OWNERS),
-                    "status": status,
-                    "quarter": domain.quarter_of(created),
-                    "effort": effort,
-                    "impact": impact,
-                    "value_at_risk": value,
-                    "currency": "EUR",
-                    "customers_affected": customers,
-                    "report_count": 1,
-                    "priority": domain.priority_score(
-                        value_at_risk=value, customers_affected=customers, impact=impact, effort=effort
+                    **new_item_values(
+                        title=title,
+                        description=example.text,
+                        decision=decision,
+                        created_at=created,
+                        value_at_risk=value,
+                        customers_affected=customers,
+                        owner=None if status == "new" and rng.random() < 0.7 else rng.choice(OWNERS),
+                        status=status,
+                        effort=effort,
+                        impact=impact,
+                        # (in this order: the demo draws from one seeded generator, so a seed gives the same data)
+                        target=rng.choice(TARGETS) if status not in ("new", "dropped") else "",
+                        outcome=rng.choice(OUTCOMES) if status == "done" else "",
+                        done_at=created + timedelta(days=rng.randint(7, 80)) if status == "done" else None,
                     ),
-                    "target": rng.choice(TARGETS) if status not in ("new", "dropped") else "",
-                    "outcome": rng.choice(OUTCOMES) if status == "done" else "",
-                    "merged_into_id": None,
-                    "created_at": created,
-                    "updated_at": created,
-                    "done_at": created + timedelta(days=rng.randint(7, 80)) if status == "done" else None,
-                    "version": 1,
                 }
             )
             problems.append(

@@ -1,15 +1,32 @@
-"""Plain data the services return: the CLI, the UI and the tests all read these, never ORM objects."""
+"""The shapes the services return: the CLI, the UI and the tests all read these, never ORM objects.
+
+Views of stored rows are pydantic models built ``from_attributes``, so a field is declared once here and
+the enums are the domain's own types; the other values are plain frozen dataclasses."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field, replace
-from datetime import datetime
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from typing import Any
 
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator
 
-@dataclass(frozen=True)
-class ProblemView:
+from improvement.domain import DecidedBy, Evidence, Kind, Status
+
+
+def _utc(moment: datetime | None) -> datetime | None:
+    # SQLite hands datetimes back without tzinfo; everything here is stored in UTC.
+    return moment if moment is None or moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+class View(BaseModel):
+    """A read-only shape built straight from a stored row (``View.model_validate(row)``)."""
+
+    model_config = ConfigDict(frozen=True, from_attributes=True)
+
+
+class ProblemView(View):
     id: int
     improvement_id: int
     title: str
@@ -21,24 +38,30 @@ class ProblemView:
     customers_affected: int
     value_at_risk: float
     currency: str
-    evidence: str
+    evidence: Evidence
     root_cause: str
     reporter: str
     created_at: datetime
 
+    _aware = field_validator("created_at")(_utc)
 
-@dataclass(frozen=True)
-class ItemView:
+    @field_validator("value_at_risk", mode="before")
+    @classmethod
+    def _money(cls, value: Any) -> float:
+        return float(value or 0)
+
+
+class ItemView(View):
     id: int
     title: str
-    text: str
-    kind: str
-    status: str
+    text: str = Field(validation_alias=AliasChoices("text", "description"))
+    kind: Kind
+    status: Status
     quarter: str
     owner: str | None
     confidence: float
     needs_review: bool
-    kind_decided_by: str
+    kind_decided_by: DecidedBy
     kind_decided_by_name: str | None
     value_at_risk: float
     currency: str
@@ -52,24 +75,33 @@ class ItemView:
     version: int
     merged_into_id: int | None = None
 
+    _aware = field_validator("created_at", "updated_at")(_utc)
+
+    @field_validator("value_at_risk", mode="before")
+    @classmethod
+    def _money(cls, value: Any) -> float:
+        return float(value or 0)
+
+    @field_validator("confidence")
+    @classmethod
+    def _rounded(cls, value: float) -> float:
+        return round(value, 4)
+
     def as_json(self) -> dict[str, Any]:
-        data = asdict(self)
-        data["created_at"] = self.created_at.isoformat()
-        data["updated_at"] = self.updated_at.isoformat()
-        return data
+        return self.model_dump(mode="json")
 
 
-@dataclass(frozen=True)
-class ChangeView:
+class ChangeView(View):
     changed_at: datetime
     changed_by: str
     field: str
     old_value: str | None
     new_value: str | None
 
+    _aware = field_validator("changed_at")(_utc)
 
-@dataclass(frozen=True)
-class ItemDetail:
+
+class ItemDetail(View):
     item: ItemView
     rationale: str
     classifier: str
@@ -82,6 +114,8 @@ class ItemDetail:
     done_at: datetime | None
     problems: list[ProblemView]
     history: list[ChangeView]
+
+    _aware = field_validator("kind_decided_at", "done_at")(_utc)
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ from db.models import Change, Improvement, Problem
 from db.transactions import run_in_transaction
 from improvement import domain
 from improvement.domain import DecidedBy, DomainError, Kind, NotFound, StaleEdit, Status
+from improvement.items import KindDecision, new_item_values
 from improvement.models import (
     ChangeView,
     FixOption,
@@ -69,50 +70,11 @@ def _aware(moment: datetime) -> datetime:
 
 
 def item_view(row: Improvement) -> ItemView:
-    return ItemView(
-        id=row.id,
-        title=row.title,
-        text=row.description,
-        kind=row.kind,
-        status=row.status,
-        quarter=row.quarter,
-        owner=row.owner,
-        confidence=round(row.confidence, 4),
-        needs_review=row.needs_review,
-        kind_decided_by=row.kind_decided_by,
-        kind_decided_by_name=row.kind_decided_by_name,
-        value_at_risk=float(row.value_at_risk or 0),
-        currency=row.currency,
-        customers_affected=row.customers_affected,
-        report_count=row.report_count,
-        priority=row.priority,
-        effort=row.effort,
-        impact=row.impact,
-        created_at=_aware(row.created_at),
-        updated_at=_aware(row.updated_at),
-        version=row.version,
-        merged_into_id=row.merged_into_id,
-    )
+    return ItemView.model_validate(row)
 
 
 def problem_view(row: Problem) -> ProblemView:
-    return ProblemView(
-        id=row.id,
-        improvement_id=row.improvement_id,
-        title=row.title,
-        description=row.description,
-        customer_story=row.customer_story,
-        touchpoint=row.touchpoint,
-        segment=row.segment,
-        industry=row.industry,
-        customers_affected=row.customers_affected,
-        value_at_risk=float(row.value_at_risk or 0),
-        currency=row.currency,
-        evidence=row.evidence,
-        root_cause=row.root_cause,
-        reporter=row.reporter,
-        created_at=_aware(row.created_at),
-    )
+    return ProblemView.model_validate(row)
 
 
 def _apply_edits(row: Improvement, values: Mapping[str, Any]) -> list[tuple[str, Any, Any]]:
@@ -133,8 +95,8 @@ def _decide_kind(row: Improvement, new: Kind, actor: str, now: datetime) -> list
     changed: list[tuple[str, Any, Any]] = [("kind", row.kind, new.value)]
     if row.kind_decided_by != DecidedBy.PERSON.value:
         changed.append(("kind_decided_by", row.kind_decided_by, DecidedBy.PERSON.value))
-    row.kind = new.value
-    row.kind_decided_by = DecidedBy.PERSON.value
+    row.kind = new
+    row.kind_decided_by = DecidedBy.PERSON
     row.kind_decided_by_name = actor
     row.kind_decided_at = now
     if row.needs_review:
@@ -194,7 +156,7 @@ def _apply_status(row: Improvement, new: Status, now: datetime) -> list[tuple[st
             }
         )
     old = row.status
-    row.status = new.value
+    row.status = new
     row.done_at = now if new == Status.DONE else None
     return [("status", old, new.value)]
 
@@ -299,32 +261,21 @@ class BacklogService:
         actor: str,
         now: datetime,
     ) -> tuple[int, int]:
-        person_decided = bool(new.kind)
         item = Improvement(
-            title=new.title,
-            description=new.description,
-            kind=new.kind or classification.kind.value,
-            kind_decided_by=DecidedBy.PERSON.value if person_decided else DecidedBy.MODEL.value,
-            kind_decided_by_name=actor if person_decided else classification.classifier,
-            kind_decided_at=now,
-            classifier=classification.classifier,
-            confidence=classification.confidence,
-            rationale=classification.rationale,
-            needs_review=classification.needs_review and not person_decided,
-            proposed_fix=suggestions.proposed_fix,
-            proactive_action=suggestions.proactive_action,
-            cross_industry_idea=suggestions.cross_industry_idea,
-            owner=new.owner,
-            status=new.status or Status.NEW.value,
-            quarter=new.quarter or domain.quarter_of(now),
-            currency=new.currency,
-            created_at=now,
-            updated_at=now,
-            effort=3,
-            impact=3,
+            **new_item_values(
+                title=new.title,
+                description=new.description,
+                decision=KindDecision.of(classification, given=new.kind, actor=actor),
+                created_at=now,
+                owner=new.owner,
+                status=new.status,
+                quarter=new.quarter,
+                currency=new.currency,
+                proposed_fix=suggestions.proposed_fix,
+                proactive_action=suggestions.proactive_action,
+                cross_industry_idea=suggestions.cross_industry_idea,
+            )
         )
-        if item.status == Status.DONE.value:
-            item.done_at = now
         problem = new_problem_row(new, reporter=actor, created_at=now)
         item.problems.append(problem)
         _recompute_totals(item, [problem])
@@ -442,10 +393,7 @@ class BacklogService:
                 outcome=row.outcome,
                 done_at=_aware(row.done_at) if row.done_at else None,
                 problems=[problem_view(p) for p in row.problems],
-                history=[
-                    ChangeView(_aware(c.changed_at), c.changed_by, c.field, c.old_value, c.new_value)
-                    for c in repository.history(session, improvement_id)
-                ],
+                history=[ChangeView.model_validate(c) for c in repository.history(session, improvement_id)],
             )
 
     def get_problem(self, problem_id: int) -> ProblemView:

@@ -10,7 +10,7 @@ import csv
 import io
 import json
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -22,6 +22,7 @@ from db.models import Improvement, Problem
 from db.transactions import run_in_transaction
 from improvement import domain
 from improvement.domain import DomainError
+from improvement.items import KindDecision, new_item_values
 from improvement.services import BacklogService, _recompute_totals, new_problem_row, record_changes
 from improvement.validation import NewProblem, ValidationFailed, problem_text, validate_problem
 
@@ -299,33 +300,40 @@ def import_rows(
             extra = plan.item
             result = by_ref.get(plan.ref)
             created = extra.get("item_created_at") or plan.problems[0][2] or now
+            if result is not None:
+                decision = KindDecision.by_model(result)
+            else:  # the file gave the kind
+                decision = KindDecision.by_person(
+                    domain.parse_kind(first.kind), actor, rationale="Kind given in the imported file."
+                )
+                decision = replace(decision, classifier="import")
+            # An export carries who decided and how sure they were: a round trip keeps it.
+            decision = replace(
+                decision,
+                decided_by=domain.DecidedBy(extra.get("kind_decided_by", decision.decided_by)),
+                decided_by_name=extra.get("kind_decided_by_name", decision.decided_by_name),
+                confidence=extra.get("confidence", decision.confidence),
+                rationale=extra.get("rationale", decision.rationale),
+                needs_review=extra.get("needs_review", decision.needs_review),
+            )
             item = Improvement(
-                title=extra.get("item_title", first.title),
-                description=first.description,
-                kind=first.kind or (result.kind.value if result else "kaizen"),
-                kind_decided_by=extra.get("kind_decided_by", "person" if first.kind and not result else "model"),
-                kind_decided_by_name=extra.get(
-                    "kind_decided_by_name", actor if first.kind else (result.classifier if result else "")
-                ),
-                kind_decided_at=created,
-                classifier=result.classifier if result else "import",
-                confidence=extra.get("confidence", result.confidence if result else 1.0),
-                rationale=extra.get("rationale", result.rationale if result else "Kind given in the imported file."),
-                needs_review=extra.get("needs_review", result.needs_review if result else False),
-                proposed_fix=extra.get("proposed_fix", ""),
-                proactive_action=extra.get("proactive_action", ""),
-                cross_industry_idea=extra.get("cross_industry_idea", ""),
-                owner=first.owner,
-                status=first.status or "new",
-                quarter=first.quarter or domain.quarter_of(created),
-                effort=extra.get("effort", 3),
-                impact=extra.get("impact", 3),
-                currency=first.currency,
-                target=extra.get("target", ""),
-                outcome=extra.get("outcome", ""),
-                created_at=created,
-                updated_at=now,
-                done_at=created if first.status == "done" else None,
+                **new_item_values(
+                    title=extra.get("item_title", first.title),
+                    description=first.description,
+                    decision=decision,
+                    created_at=created,
+                    updated_at=now,
+                    owner=first.owner,
+                    status=first.status,
+                    quarter=first.quarter,
+                    effort=extra.get("effort", 3),
+                    impact=extra.get("impact", 3),
+                    currency=first.currency,
+                    **{
+                        name: extra.get(name, "")
+                        for name in ("proposed_fix", "proactive_action", "cross_industry_idea", "target", "outcome")
+                    },
+                )
             )
             for _number, new, moment in plan.problems:
                 item.problems.append(new_problem_row(new, reporter=actor, created_at=moment or created))

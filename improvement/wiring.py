@@ -18,6 +18,12 @@ from db.engine import make_engine, make_session_factory, upgrade
 from improvement.settings import Settings, get_settings
 
 if TYPE_CHECKING:
+    from langchain_core.language_models import BaseChatModel
+
+    from assistant.knowledge_base import KnowledgeBase
+    from assistant.models import LocalModel
+    from assistant.playbook import Playbook
+    from assistant.vectorstore import ProblemCollection, VectorStore
     from improvement.classification import Classifier, OfflineClassifier
     from improvement.llm_classification import LLMClassifier
     from improvement.model_trial import ModelTrial
@@ -90,7 +96,7 @@ class Backend:
 
         return model_label(self.settings.llm, self.local_model())
 
-    def local_model(self) -> Any:
+    def local_model(self) -> LocalModel:
         """Which GGUF file ``BACKLOG_LLM=local`` serves, and how."""
         from assistant.models import LocalModel
 
@@ -100,22 +106,22 @@ class Backend:
             log_path=self.settings.cache_dir / "local-model.log",
         )
 
-    def chat_model(self) -> Any:
+    def chat_model(self) -> BaseChatModel | None:
         from assistant.models import load_chat_model
 
         return load_chat_model(self.settings.llm, timeout=self.settings.llm_timeout_seconds, local=self.local_model())
 
     @cached_property
-    def vector_store(self) -> Any:
+    def vector_store(self) -> VectorStore:
         from assistant.vectorstore import VectorStore
 
         return VectorStore.from_settings(self.settings)
 
-    def problem_index(self) -> Any:
+    def problem_index(self) -> ProblemCollection:
         return self.vector_store.problems
 
     @cached_property
-    def playbook(self) -> Any:
+    def playbook(self) -> Playbook:
         from assistant.playbook import Playbook
 
         self.settings.ensure_dirs()
@@ -139,7 +145,7 @@ class Backend:
         )
 
     @cached_property
-    def knowledge(self) -> Any:
+    def knowledge(self) -> KnowledgeBase:
         from assistant.knowledge_base import KnowledgeBase
 
         return KnowledgeBase(self.sessions, self.vector_store, starter=self.settings.starter_knowledge)

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from assistant.chain import Assistant
+from assistant.chain import AnswerStream, Assistant
 from assistant.local_server import ServerConfig, server_for
 from assistant.models import LocalModel, ModelUnavailable, load_chat_model, packaged_model_path
 from improvement.wiring import make_backend
@@ -151,6 +151,9 @@ def test_backlog_ask_prints_each_piece_as_the_model_writes_it(capsys: pytest.Cap
 
         def finish(self, prepared, text, notice=""):  # type: ignore[no-untyped-def]
             return self.inner.finish(prepared, text, notice)
+
+        def answer_stream(self, question, problem, kind=None):  # type: ignore[no-untyped-def]
+            return AnswerStream(self, self.prepare(question, problem, kind))
 
     answer = _stream_answer(SlowModelAssistant(), QUESTION, None)
     assert seen_before_next[:2] == ["Tell it ", "as a story "]  # printed before the model wrote on
