@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from app_pages.common import backend
+from app_pages.common import backend, safe, start_delivery
 
 st.set_page_config(page_title="Improvement Backlog", page_icon="🧭", layout="wide")
 
@@ -22,6 +22,8 @@ with st.sidebar:
         help="Recorded in the history of every change you make.",
     )
     info = backend().describe()
+    if problem_with_notifications := start_delivery():
+        st.warning(safe(problem_with_notifications))
     st.caption(
         f"**Database:** {info['database']}  \n**Knowledge base:** {info['knowledge']}  \n**Model:** {info['model']}"
     )

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import re
+import threading
 from typing import Any
 
 import streamlit as st
 
+from improvement.domain import DomainError
 from improvement.wiring import Backend, make_backend
 
 KIND_ICONS = {"kaizen": "🔧", "kaikaku": "🏗️", "kakushin": "💡"}
@@ -37,6 +39,25 @@ def warm_models() -> bool:
     shared.problem_index()  # Chroma
     _ = shared.playbook  # the playbook's vectors and its fitted ranking
     return True
+
+
+@st.cache_resource(show_spinner=False)
+def start_delivery() -> str:
+    """Deliver the outbox from the app too (one background thread per server process) when a webhook, team
+    channel or mail server is set; returns why notifications are off when a setting is wrong."""
+    shared = backend()
+    try:
+        deliverer = shared.deliverer()
+    except DomainError as error:
+        return f"Notifications are off: {error}"
+    if deliverer.channels.any:
+        threading.Thread(
+            target=deliverer.serve,
+            kwargs={"interval": 10.0, "triage_hours": shared.settings.triage_hours},
+            name="backlog-delivery",
+            daemon=True,
+        ).start()
+    return ""
 
 
 def safe(text: Any) -> str:

@@ -215,3 +215,70 @@ class Document(Base):
     characters: Mapped[int] = mapped_column(Integer, default=0)
     starter: Mapped[bool] = mapped_column(Boolean, default=False)
     ingested_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Event(Base):
+    """The transactional outbox: one row per thing that happened, written in the same transaction as the
+    change, delivered later (``backlog deliver``), so nothing is sent inside a user's transaction and
+    nothing is lost if the process dies after the commit."""
+
+    __tablename__ = "events"
+
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True)
+    event_id: Mapped[str] = mapped_column(String(36), unique=True)  # what receivers de-duplicate on
+    type: Mapped[str] = mapped_column(String(40))
+    occurred_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    actor: Mapped[str] = mapped_column(String(200))
+    improvement_id: Mapped[int | None] = mapped_column(ForeignKey("improvements.id", ondelete="SET NULL"))
+    body: Mapped[str] = mapped_column(Text)  # the exact JSON a webhook receives (signed as these bytes)
+    recipients: Mapped[str] = mapped_column(Text, default="[]")  # e-mail addresses concerned (never sent out)
+    planned: Mapped[bool] = mapped_column(Boolean, default=False)  # its deliveries have been created
+
+    __table_args__ = (
+        Index("ix_events_unplanned", "seq", sqlite_where=text("planned = 0"), postgresql_where=text("NOT planned")),
+        Index("ix_events_improvement", "improvement_id"),
+    )
+
+
+class Delivery(Base):
+    """One event to one destination (a webhook URL, a team channel, a person's e-mail), with its retries."""
+
+    __tablename__ = "deliveries"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    event_seq: Mapped[int] = mapped_column(ForeignKey("events.seq", ondelete="CASCADE"))
+    channel: Mapped[str] = mapped_column(String(16))  # webhook | notify | mail
+    target: Mapped[str] = mapped_column(String(2000))
+    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending | delivered | failed
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    lease_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))  # a worker is sending it
+    last_error: Mapped[str] = mapped_column(Text, default="")
+    delivered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (
+        Index("ux_deliveries_event_target", "event_seq", "channel", "target", unique=True),
+        Index("ix_deliveries_due", "status", "next_attempt_at"),
+    )
+
+
+class DeliveryAttempt(Base):
+    """Every try, kept for `backlog events list` and for whoever debugs a receiver."""
+
+    __tablename__ = "delivery_attempts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    delivery_id: Mapped[int] = mapped_column(ForeignKey("deliveries.id", ondelete="CASCADE"), index=True)
+    attempted_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    ok: Mapped[bool] = mapped_column(Boolean)
+    detail: Mapped[str] = mapped_column(Text, default="")
+
+
+class MailPreference(Base):
+    """A person who turned their e-mails off (or back on)."""
+
+    __tablename__ = "mail_preferences"
+
+    email: Mapped[str] = mapped_column(String(320), primary_key=True)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

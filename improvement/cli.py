@@ -515,6 +515,85 @@ def cmd_restore(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+# Closing the loop ------------------------------------------------------------------------------------
+
+
+def cmd_deliver(args: argparse.Namespace) -> int:
+    backend = _backend(args)
+    deliverer = backend.deliverer()
+    if args.once:
+        from improvement.delivery import remind_untriaged
+
+        remind_untriaged(backend.sessions, hours=backend.settings.triage_hours)
+        report = deliverer.drain()
+        _emit(
+            args,
+            report.as_json(),
+            lambda: print(f"delivered {report.delivered}, failed {report.failed}, still pending {report.pending}"),
+        )
+        return EXIT_OK if not report.failed else EXIT_FAILURE
+    from improvement.delivery import describe_channels
+
+    where = ", ".join(describe_channels(deliverer.channels)) or "nobody (no channel set)"
+    print(f"delivering to {where}; Ctrl-C stops", flush=True)
+    try:
+        deliverer.serve(interval=args.interval, triage_hours=backend.settings.triage_hours)
+    except KeyboardInterrupt:
+        return EXIT_OK
+    return EXIT_OK
+
+
+def cmd_events(args: argparse.Namespace) -> int:
+    from improvement.delivery import list_events
+
+    backend = _backend(args)
+    if args.action == "replay":
+        if not args.id:
+            raise BadInput("name the event: backlog events replay EVENT_ID")
+        count = backend.deliverer().replay(args.id)
+        _emit(args, {"replayed": count}, lambda: print(f"event {args.id}: {count} delivery(ies) will be sent again"))
+        return EXIT_OK
+    events = list_events(backend.sessions, limit=args.limit)
+
+    def human() -> None:
+        for event in events:
+            sent = ", ".join(
+                f"{d['channel']} {d['target']} {d['status']} ({d['attempts']} tries"
+                + (f", {d['last_error']}" if d["last_error"] and d["status"] != "delivered" else "")
+                + ")"
+                for d in event["deliveries"]
+            )
+            print(
+                f"{event['occurred_at'][:19]}  {event['type']:22} item {event['item_id']}  {event['id']}  "
+                f"{sent or 'not planned yet'}"
+            )
+
+    _emit(args, events, human)
+    return EXIT_OK
+
+
+def cmd_digest(args: argparse.Namespace) -> int:
+    from improvement.delivery import send_digest, weekly_digest
+
+    backend = _backend(args)
+    message = weekly_digest(backend.sessions, days=args.days)
+    sent = send_digest(backend.deliverer().channels, message) if args.send else 0
+    _emit(
+        args,
+        {"title": message.title, "body": message.body, "sent_to": sent},
+        lambda: print(f"{message.title}\n{message.body}" + (f"\n(sent to {sent} channel(s))" if args.send else "")),
+    )
+    return EXIT_OK
+
+
+def cmd_mail(args: argparse.Namespace) -> int:
+    from improvement.delivery import set_mail
+
+    set_mail(_backend(args).sessions, args.email, enabled=args.setting == "on")
+    _emit(args, {"email": args.email, "mail": args.setting}, lambda: print(f"e-mails {args.setting} for {args.email}"))
+    return EXIT_OK
+
+
 def _positive(value: str) -> int:
     try:
         number = int(value)
@@ -624,6 +703,20 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("ask", cmd_ask, "ask the assistant; cites its sources")
     p.add_argument("question", nargs="?", default="")
     p.add_argument("--problem-id", type=int)
+
+    p = add("deliver", cmd_deliver, "deliver due events to webhooks, team channels and e-mail")
+    p.add_argument("--once", action="store_true", help="deliver what is due, then exit")
+    p.add_argument("--interval", type=float, default=5.0, help="seconds between rounds (default 5)")
+    p = add("events", cmd_events, "the outbox: `events list`, `events replay EVENT_ID`")
+    p.add_argument("action", choices=["list", "replay"])
+    p.add_argument("id", nargs="?")
+    p.add_argument("--limit", type=_positive, default=50)
+    p = add("digest", cmd_digest, "the items done this week, their outcomes and who did them")
+    p.add_argument("--send", action="store_true", help="send it to the team channels (BACKLOG_NOTIFY_URLS)")
+    p.add_argument("--days", type=_positive, default=7)
+    p = add("mail", cmd_mail, "turn a person's e-mails off or on: `backlog mail off ana@example.com`")
+    p.add_argument("setting", choices=["on", "off"])
+    p.add_argument("email")
 
     p = add("doctor", cmd_doctor, "check that SQL and the vector store agree, and repair drift")
     p.add_argument("--repair", action="store_true")

@@ -21,6 +21,7 @@ from db.models import Change, Improvement, Problem
 from db.transactions import run_in_transaction
 from improvement import domain
 from improvement.domain import DecidedBy, DomainError, Kind, NotFound, StaleEdit, Status
+from improvement.events import record_events
 from improvement.items import KindDecision, new_item_values
 from improvement.models import (
     ChangeView,
@@ -125,7 +126,8 @@ def _reprioritise(item: Improvement) -> None:
 def record_changes(
     session: Session, row: Improvement, changes: Sequence[tuple[str, Any, Any]], *, actor: str, now: datetime
 ) -> None:
-    """One history entry per changed field, and the item's updated_at, in the caller's transaction."""
+    """One history entry per changed field, the item's updated_at, and the events the changes make (the
+    outbox), all in the caller's transaction: a change is never saved without them, nor they without it."""
     if not changes:
         return
     row.updated_at = now
@@ -140,6 +142,7 @@ def record_changes(
         )
         for name, old, new in changes
     )
+    record_events(session, row, changes, actor=actor, now=now)
 
 
 def _apply_status(row: Improvement, new: Status, now: datetime) -> list[tuple[str, Any, Any]]:

@@ -12,6 +12,10 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 LLM_PROVIDERS = ("local", "ollama", "openai", "none")
 
 
+def _split(value: str) -> list[str]:
+    return [part.strip() for part in value.split(",") if part.strip()]
+
+
 def _default_data_dir() -> Path:
     return Path(user_data_dir("improvement-backlog", appauthor=False))
 
@@ -41,6 +45,15 @@ class Settings(BaseSettings):
         default=None, description="Confidence below which an item needs review; default: chosen on held-out data"
     )
 
+    # Closing the loop (events, webhooks, notifications): all off until configured.
+    webhook_urls: str = Field(default="", description="Comma-separated URLs that receive every event as JSON")
+    webhook_secret: str = Field(default="", description="The HMAC-SHA256 key that signs webhook bodies")
+    notify_urls: str = Field(default="", description="Comma-separated Apprise URLs of team channels")
+    mail_url: str = Field(default="", description="An Apprise mailto:// or mailtos:// URL for e-mail to people")
+    triage_hours: float = Field(default=48.0, gt=0, description="An item untriaged for longer is flagged")
+    base_url: str = Field(default="http://localhost:8501", description="Where people open the app (for links)")
+    delivery_attempts: int = Field(default=8, ge=1, le=50, description="Tries before an event's delivery fails")
+
     @field_validator("llm")
     @classmethod
     def _known_provider(cls, value: str) -> str:
@@ -50,6 +63,14 @@ class Settings(BaseSettings):
         if provider in ("ollama", "openai") and not value.split(":", 1)[1:]:
             raise ValueError(f"BACKLOG_LLM={value!r} needs a model name, e.g. {provider}:llama3.1")
         return value.strip()
+
+    @property
+    def webhook_url_list(self) -> list[str]:
+        return _split(self.webhook_urls)
+
+    @property
+    def notify_url_list(self) -> list[str]:
+        return _split(self.notify_urls)
 
     @property
     def resolved_database_url(self) -> str:

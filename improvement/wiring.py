@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from assistant.playbook import Playbook
     from assistant.vectorstore import ProblemCollection, VectorStore
     from improvement.classification import Classifier, OfflineClassifier
+    from improvement.delivery import Deliverer
     from improvement.llm_classification import LLMClassifier
     from improvement.model_trial import ModelTrial
     from improvement.services import BacklogService
@@ -149,6 +150,12 @@ class Backend:
         from assistant.knowledge_base import KnowledgeBase
 
         return KnowledgeBase(self.sessions, self.vector_store, starter=self.settings.starter_knowledge)
+
+    def deliverer(self) -> Deliverer:
+        """The outbox worker for the configured channels; a malformed channel URL is refused here."""
+        from improvement.delivery import Channels, Deliverer
+
+        return Deliverer(self.sessions, Channels.from_settings(self.settings))
 
     def describe(self) -> dict[str, str]:
         """What the sidebar shows: which database, knowledge base and model are in use (no secrets)."""
