@@ -2,7 +2,8 @@
 
 import streamlit as st
 
-from app_pages.common import backend, safe, start_delivery
+from app_pages.common import backend, safe, sign_in_gate, start_delivery
+from improvement.access import Action
 
 st.set_page_config(page_title="Improvement Backlog", page_icon="🧭", layout="wide")
 
@@ -14,13 +15,16 @@ pages = [
     st.Page("app_pages/knowledge.py", title="Knowledge base", icon="📚", url_path="knowledge"),
 ]
 
+person = sign_in_gate()  # with BACKLOG_AUTH=oidc, a visitor who has not signed in sees only the sign-in page
+if person.can(Action.ADMINISTER) and backend().settings.auth == "oidc":
+    pages.append(st.Page("app_pages/people.py", title="People", icon=":material/group:", url_path="people"))
+
 with st.sidebar:
-    st.text_input(
-        "Your name",
-        key="actor",
-        placeholder="who is making changes",
-        help="Recorded in the history of every change you make.",
-    )
+    if backend().settings.auth == "oidc":
+        st.markdown(f"Signed in as **{safe(person.name)}**  \n{safe(person.email)} · {person.role.value}")
+        st.button("Sign out", on_click=st.logout, key="sign_out")
+    else:
+        st.caption(f"Local mode: no sign-in. Changes are recorded as **{safe(person.label)}** (`BACKLOG_USER`).")
     info = backend().describe()
     if problem_with_notifications := start_delivery():
         st.warning(safe(problem_with_notifications))

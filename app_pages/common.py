@@ -8,6 +8,7 @@ from typing import Any
 
 import streamlit as st
 
+from improvement.access import Actor
 from improvement.domain import DomainError
 from improvement.wiring import Backend, make_backend
 
@@ -29,6 +30,7 @@ def backend() -> Backend:
     """One backend per server process: engine, models and Chroma client are shared by every session."""
     shared = make_backend()
     shared.trial_in_background = True  # a chat model is trialled as a classifier without holding up a page
+    shared.signed_in_only = shared.settings.auth == "oidc"  # the services refuse changes without a signed-in person
     return shared
 
 
@@ -69,8 +71,47 @@ def status_label(status: str) -> str:
     return STATUS_LABELS.get(status, status)
 
 
-def actor() -> str:
-    return str(st.session_state.get("actor") or "anonymous")
+def local_name() -> str:
+    """Local mode's one person: BACKLOG_USER, else the operating-system user."""
+    import getpass
+
+    try:
+        fallback = getpass.getuser()
+    except (KeyError, OSError):  # no user name in a bare container
+        fallback = "local"
+    return backend().settings.user or fallback
+
+
+def actor() -> Actor:
+    """The person acting in this session: the signed-in person (set by streamlit_app.py), or local mode's."""
+    signed_in = st.session_state.get("backlog_actor")
+    if isinstance(signed_in, Actor):
+        return signed_in
+    return Actor.local(local_name())
+
+
+def sign_in_gate() -> Actor:
+    """With BACKLOG_AUTH=oidc, nothing below this runs for a visitor who has not signed in."""
+    settings = backend().settings
+    if settings.auth != "oidc":
+        return actor()
+    if not st.user.is_logged_in:
+        st.title("Improvement Backlog")
+        st.write("Sign in with your company account to see and change the backlog.")
+        st.button("Sign in", type="primary", on_click=st.login, key="sign_in")
+        st.stop()
+    email = str(st.user.get("email") or "")
+    cached = st.session_state.get("backlog_actor")
+    if isinstance(cached, Actor) and cached.email == email.lower():
+        return cached
+    try:
+        person = backend().people().sign_in(email, str(st.user.get("name") or ""))
+    except DomainError as error:
+        st.error(safe(error))
+        st.button("Sign out", on_click=st.logout, key="sign_out_refused")
+        st.stop()
+    st.session_state["backlog_actor"] = person
+    return person
 
 
 def money(amount: float, currency: str = "EUR") -> str:

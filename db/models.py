@@ -282,3 +282,17 @@ class MailPreference(Base):
     email: Mapped[str] = mapped_column(String(320), primary_key=True)
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Person(Base):
+    """Someone who signs in, and their role (kept in SQL, granted by admins; NULL: access revoked)."""
+
+    __tablename__ = "people"
+
+    email: Mapped[str] = mapped_column(String(320), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), default="")
+    role: Mapped[str | None] = mapped_column(String(16))
+    role_changed_by: Mapped[str] = mapped_column(String(200), default="")
+    role_changed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    last_seen_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -172,8 +172,8 @@ def cmd_show(args: argparse.Namespace) -> int:
         "cross_industry_idea": detail.cross_industry_idea,
         "target": detail.target,
         "outcome": detail.outcome,
-        "problems": [{**p.__dict__, "created_at": p.created_at.isoformat()} for p in detail.problems],
-        "history": [{**c.__dict__, "changed_at": c.changed_at.isoformat()} for c in detail.history],
+        "problems": [p.model_dump(mode="json") for p in detail.problems],
+        "history": [c.model_dump(mode="json") for c in detail.history],
     }
 
     def human() -> None:
@@ -594,6 +594,41 @@ def cmd_mail(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+# People and roles -------------------------------------------------------------------------------------
+
+
+def cmd_users(args: argparse.Namespace) -> int:
+    """The CLI acts as BACKLOG_USER with an admin's rights: it has direct access to the database anyway."""
+    people = _backend(args).people()
+    if args.action == "list":
+        rows = people.everyone()
+        _emit(
+            args,
+            [{"email": p.email, "name": p.name, "role": p.role, "changed_by": p.role_changed_by} for p in rows],
+            lambda: _table(
+                [(p.email, p.name, p.role or "(revoked)", p.role_changed_by) for p in rows],
+                ["email", "name", "role", "granted by"],
+            ),
+        )
+        return EXIT_OK
+    if not args.email:
+        raise BadInput(
+            f"name the person: backlog users {args.action} EMAIL" + (" ROLE" if args.action == "grant" else "")
+        )
+    if args.action == "grant":
+        if not args.role:
+            raise BadInput("name the role: viewer, agent, owner, leader or admin")
+        person = people.grant(_actor(args), args.email, args.role)
+    else:
+        person = people.revoke(_actor(args), args.email)
+    _emit(
+        args,
+        {"email": person.email, "role": person.role},
+        lambda: print(f"{person.email}: {person.role or 'access revoked'}"),
+    )
+    return EXIT_OK
+
+
 def _positive(value: str) -> int:
     try:
         number = int(value)
@@ -703,6 +738,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("ask", cmd_ask, "ask the assistant; cites its sources")
     p.add_argument("question", nargs="?", default="")
     p.add_argument("--problem-id", type=int)
+
+    p = add("users", cmd_users, "people and roles: `users list`, `users grant EMAIL ROLE`, `users revoke EMAIL`")
+    p.add_argument("action", choices=["list", "grant", "revoke"])
+    p.add_argument("email", nargs="?")
+    p.add_argument("role", nargs="?")
 
     p = add("deliver", cmd_deliver, "deliver due events to webhooks, team channels and e-mail")
     p.add_argument("--once", action="store_true", help="deliver what is due, then exit")

@@ -20,6 +20,7 @@ from db import repository
 from db.models import Change, Improvement, Problem
 from db.transactions import run_in_transaction
 from improvement import domain
+from improvement.access import Action, Actor, Forbidden, as_actor
 from improvement.domain import DecidedBy, DomainError, Kind, NotFound, StaleEdit, Status
 from improvement.events import record_events
 from improvement.items import KindDecision, new_item_values
@@ -199,6 +200,7 @@ class BacklogService:
         problem_index: ProblemIndex | None = None,
         suggester: Suggester | None = None,
         embed: Callable[[str], Any] | None = None,
+        signed_in_only: bool = False,
     ) -> None:
         """``embed`` turns a problem's text into the one vector the classifier, the similar-problem search,
         the playbook and the index all use; without it each embeds the text itself."""
@@ -207,6 +209,18 @@ class BacklogService:
         self._index = problem_index
         self._suggester = suggester
         self._embed = embed
+        # With sign-in on, a change must come from a signed-in person (an Actor with a role), never a bare name.
+        self._signed_in_only = signed_in_only
+
+    def authorise(self, actor: Actor | str, action: Action) -> str:
+        """The history label of ``actor`` if their role allows ``action``; :class:`Forbidden` otherwise.
+
+        A bare name is the CLI's ``BACKLOG_USER`` or the one person of local mode, who have direct access
+        to the database anyway; with sign-in on, the app's service refuses it."""
+        if isinstance(actor, str) and self._signed_in_only:
+            raise Forbidden("sign in first: changes are recorded under a signed-in person's name", field="actor")
+        label = as_actor(actor).require(action)
+        return domain.clean_text(label, field="actor", required=False, limit=domain.MAX_SHORT) or "anonymous"
 
     # Classification -----------------------------------------------------------------------------
     def classifier(self) -> Classifier:
@@ -222,13 +236,13 @@ class BacklogService:
         self,
         raw: Mapping[str, Any] | NewProblem,
         *,
-        actor: str,
+        actor: Actor | str,
         classification: domain.Classification | None = None,
         now: datetime | None = None,
     ) -> LoggedProblem:
         """Validate, classify, save the problem and its backlog item, then find similar problems."""
+        label = self.authorise(actor, Action.LOG)
         new = raw if isinstance(raw, NewProblem) else validate_problem(raw)
-        actor = domain.clean_text(actor, field="actor", required=False, limit=domain.MAX_SHORT) or "anonymous"
         vector = self._embed(new.text) if self._embed is not None else None  # embedded once, used four times
         similar = self.similar_problems(new.text, k=5, vector=vector)
         if classification is None:
@@ -237,7 +251,7 @@ class BacklogService:
         now = now or utcnow()
         problem_id, item_id = run_in_transaction(
             self._sessions,
-            lambda session: self._insert(session, new, classification, suggestions, actor=actor, now=now),
+            lambda session: self._insert(session, new, classification, suggestions, actor=label, now=now),
         )
         warnings = self._index_problems(
             [(problem_id, item_id, new.title, new.text)], None if vector is None else [vector]
@@ -436,7 +450,7 @@ class BacklogService:
         actor: str,
         apply: Callable[[Session, Improvement, datetime], list[tuple[str, Any, Any]]],
     ) -> ItemView:
-        actor = domain.clean_text(actor, field="actor", required=False, limit=domain.MAX_SHORT) or "anonymous"
+        """``actor`` is the history label the calling use case got from :meth:`authorise`."""
 
         def work(session: Session) -> ItemView:
             row = self._load_for_edit(session, improvement_id, expected_version)
@@ -456,7 +470,12 @@ class BacklogService:
             ) from None
 
     def edit_item(
-        self, improvement_id: int, changes: Mapping[str, Any], *, actor: str, expected_version: int | None = None
+        self,
+        improvement_id: int,
+        changes: Mapping[str, Any],
+        *,
+        actor: Actor | str,
+        expected_version: int | None = None,
     ) -> ItemView:
         return self.update_item(improvement_id, changes, actor=actor, expected_version=expected_version)
 
@@ -465,7 +484,7 @@ class BacklogService:
         improvement_id: int,
         status: str,
         *,
-        actor: str,
+        actor: Actor | str,
         expected_version: int | None = None,
         outcome: str | None = None,
     ) -> ItemView:
@@ -473,7 +492,7 @@ class BacklogService:
         return self.update_item(improvement_id, changes, status=status, actor=actor, expected_version=expected_version)
 
     def override_kind(
-        self, improvement_id: int, kind: str, *, actor: str, expected_version: int | None = None
+        self, improvement_id: int, kind: str, *, actor: Actor | str, expected_version: int | None = None
     ) -> ItemView:
         """A person's decision: always wins, recorded with who and when, clears 'needs review'."""
         return self.update_item(improvement_id, {}, kind=kind, actor=actor, expected_version=expected_version)
@@ -484,7 +503,7 @@ class BacklogService:
         *,
         fix: FixOption | None = None,
         idea: IdeaOption | None = None,
-        actor: str,
+        actor: Actor | str,
         expected_version: int | None = None,
     ) -> ItemView:
         """A person picks which suggested fix (and idea) the item carries; recorded in its history."""
@@ -494,26 +513,30 @@ class BacklogService:
             changes["proactive_action"] = fix.proactive
         if idea is not None:
             changes["cross_industry_idea"] = idea.text
-        return self.update_item(improvement_id, changes, actor=actor, expected_version=expected_version)
+        # The agent who logged a problem keeps the fix they chose: logging rights suffice.
+        return self.update_item(
+            improvement_id, changes, actor=actor, expected_version=expected_version, _action=Action.LOG
+        )
 
     def update_item(
         self,
         improvement_id: int,
         changes: Mapping[str, Any],
         *,
-        actor: str,
+        actor: Actor | str,
         status: str | None = None,
         kind: str | None = None,
         expected_version: int | None = None,
+        _action: Action = Action.TRIAGE,
     ) -> ItemView:
         """Field edits, a status move and a person's kind decision, saved together or not at all.
 
         Edits apply first, so an outcome typed in the same form lets the item move to done.
         """
+        label = self.authorise(actor, _action)
         values = validate_edit(changes)
         new_status = domain.parse_status(status) if status is not None else None
         new_kind = domain.parse_kind(kind) if kind is not None else None
-        actor = domain.clean_text(actor, field="actor", required=False, limit=domain.MAX_SHORT) or "anonymous"
 
         def apply(_session: Session, row: Improvement, now: datetime) -> list[tuple[str, Any, Any]]:
             if new_status is not None and new_status.value != row.status:
@@ -522,13 +545,14 @@ class BacklogService:
             if new_status is not None and new_status.value != row.status:
                 changed += _apply_status(row, new_status, now)
             if new_kind is not None:
-                changed += _decide_kind(row, new_kind, actor, now)
+                changed += _decide_kind(row, new_kind, label, now)
             return changed
 
-        return self._commit_edit(improvement_id, expected_version, actor, apply)
+        return self._commit_edit(improvement_id, expected_version, label, apply)
 
-    def merge(self, target_id: int, source_ids: Sequence[int], *, actor: str) -> ItemView:
+    def merge(self, target_id: int, source_ids: Sequence[int], *, actor: Actor | str) -> ItemView:
         """Merge duplicate items into ``target_id``: every report moves over, none is deleted."""
+        label = self.authorise(actor, Action.TRIAGE)
         sources = sorted({int(s) for s in source_ids} - {target_id})
         if not sources:
             raise DomainError("choose at least one other item to merge into this one", field="source_ids")
@@ -550,7 +574,7 @@ class BacklogService:
                     Change(
                         improvement_id=source.id,
                         changed_at=now,
-                        changed_by=actor,
+                        changed_by=label,
                         field="merged_into",
                         old_value=None,
                         new_value=str(target.id),
@@ -562,7 +586,7 @@ class BacklogService:
             _recompute_totals(target, target.problems)
             return changed
 
-        view = self._commit_edit(target_id, None, actor, apply)
+        view = self._commit_edit(target_id, None, label, apply)
         self._index_problems(moved)
         return view
 
@@ -570,23 +594,23 @@ class BacklogService:
         self,
         improvement_ids: Sequence[int],
         *,
-        actor: str,
+        actor: Actor | str,
         status: str | None = None,
         owner: str | None = None,
         quarter: str | None = None,
     ) -> int:
         """Apply one change to many items, all or nothing; each status move must be allowed."""
+        label = self.authorise(actor, Action.TRIAGE)
         edits = {k: v for k, v in {"owner": owner, "quarter": quarter}.items() if v is not None}
         values = validate_edit(edits)
         new_status = domain.parse_status(status) if status else None
-        actor = domain.clean_text(actor, field="actor", required=False, limit=domain.MAX_SHORT) or "anonymous"
         now = utcnow()
 
         def work(session: Session) -> None:
             for improvement_id in improvement_ids:
                 row = self._load_for_edit(session, improvement_id, None)
                 changes = _apply_status(row, new_status, now) if new_status is not None else []
-                record_changes(session, row, changes + _apply_edits(row, values), actor=actor, now=now)
+                record_changes(session, row, changes + _apply_edits(row, values), actor=label, now=now)
 
         run_in_transaction(self._sessions, work)
         return len(improvement_ids)

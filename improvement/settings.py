@@ -45,6 +45,12 @@ class Settings(BaseSettings):
         default=None, description="Confidence below which an item needs review; default: chosen on held-out data"
     )
 
+    # Sign-in: `none` is one person on their own machine; `oidc` is Streamlit's st.login (secrets.toml [auth]).
+    auth: str = Field(default="none", description="none (local mode, no sign-in) or oidc")
+    admins: str = Field(default="", description="Comma-separated e-mails of the first admins (BACKLOG_AUTH=oidc)")
+    default_role: str = Field(default="agent", description="The role of a person signing in for the first time")
+    user: str | None = Field(default=None, description="Who the CLI (and local mode) records in the history")
+
     # Closing the loop (events, webhooks, notifications): all off until configured.
     webhook_urls: str = Field(default="", description="Comma-separated URLs that receive every event as JSON")
     webhook_secret: str = Field(default="", description="The HMAC-SHA256 key that signs webhook bodies")
@@ -53,6 +59,25 @@ class Settings(BaseSettings):
     triage_hours: float = Field(default=48.0, gt=0, description="An item untriaged for longer is flagged")
     base_url: str = Field(default="http://localhost:8501", description="Where people open the app (for links)")
     delivery_attempts: int = Field(default=8, ge=1, le=50, description="Tries before an event's delivery fails")
+
+    @field_validator("auth")
+    @classmethod
+    def _known_auth(cls, value: str) -> str:
+        if value.strip().lower() not in ("none", "oidc"):
+            raise ValueError(f"BACKLOG_AUTH must be none or oidc; got {value!r}")
+        return value.strip().lower()
+
+    @field_validator("default_role")
+    @classmethod
+    def _known_role(cls, value: str) -> str:
+        roles = ("viewer", "agent", "owner", "leader", "admin")
+        if value.strip().lower() not in roles:
+            raise ValueError(f"BACKLOG_DEFAULT_ROLE must be one of {', '.join(roles)}; got {value!r}")
+        return value.strip().lower()
+
+    @property
+    def admin_emails(self) -> set[str]:
+        return {e.lower() for e in _split(self.admins)}
 
     @field_validator("llm")
     @classmethod

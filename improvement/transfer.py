@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session, selectinload, sessionmaker
 from db.models import Improvement, Problem
 from db.transactions import run_in_transaction
 from improvement import domain
+from improvement.access import Action, Actor
 from improvement.domain import DomainError
 from improvement.items import KindDecision, new_item_values
 from improvement.services import BacklogService, _recompute_totals, new_problem_row, record_changes
@@ -278,8 +279,13 @@ def _plan(rows: Sequence[dict[str, Any]]) -> tuple[list[_Planned], list[str]]:
 
 
 def import_rows(
-    service: BacklogService, session_factory: sessionmaker[Session], rows: Sequence[dict[str, Any]], *, actor: str
+    service: BacklogService,
+    session_factory: sessionmaker[Session],
+    rows: Sequence[dict[str, Any]],
+    *,
+    actor: Actor | str,
 ) -> dict[str, int]:
+    label = service.authorise(actor, Action.TRIAGE)
     if not rows:
         raise DomainError("the file holds no rows to import")
     if len(rows) > MAX_IMPORT_ROWS:
@@ -304,7 +310,7 @@ def import_rows(
                 decision = KindDecision.by_model(result)
             else:  # the file gave the kind
                 decision = KindDecision.by_person(
-                    domain.parse_kind(first.kind), actor, rationale="Kind given in the imported file."
+                    domain.parse_kind(first.kind), label, rationale="Kind given in the imported file."
                 )
                 decision = replace(decision, classifier="import")
             # An export carries who decided and how sure they were: a round trip keeps it.
@@ -336,12 +342,12 @@ def import_rows(
                 )
             )
             for _number, new, moment in plan.problems:
-                item.problems.append(new_problem_row(new, reporter=actor, created_at=moment or created))
+                item.problems.append(new_problem_row(new, reporter=label, created_at=moment or created))
                 problems_written += 1
             _recompute_totals(item, item.problems)
             session.add(item)
             session.flush()
-            record_changes(session, item, [("imported", None, f"{len(plan.problems)} report(s)")], actor=actor, now=now)
+            record_changes(session, item, [("imported", None, f"{len(plan.problems)} report(s)")], actor=label, now=now)
         return problems_written
 
     problems_written = run_in_transaction(session_factory, work)
@@ -349,7 +355,7 @@ def import_rows(
 
 
 def import_file(
-    service: BacklogService, session_factory: sessionmaker[Session], path: Path, *, actor: str
+    service: BacklogService, session_factory: sessionmaker[Session], path: Path, *, actor: Actor | str
 ) -> dict[str, int]:
     if not path.exists():
         raise DomainError(f"{path}: no such file")

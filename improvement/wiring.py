@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from improvement.delivery import Deliverer
     from improvement.llm_classification import LLMClassifier
     from improvement.model_trial import ModelTrial
+    from improvement.people import People
     from improvement.services import BacklogService
 
 
@@ -39,6 +40,8 @@ class Backend:
     # Long-lived processes (the app) trial a chat model in a background thread on first use; one-shot CLI
     # commands leave that to `backlog trial-model`, and until a verdict exists the offline classifier decides.
     trial_in_background: bool = False
+    # The app with sign-in on: every change must come from a signed-in person (the CLI has direct access).
+    signed_in_only: bool = False
 
     @cached_property
     def engine(self) -> Engine:
@@ -143,6 +146,7 @@ class Backend:
             problem_index=_LazyIndex(self),
             suggester=lambda facts: self.playbook.suggest(facts),
             embed=_embed_one,
+            signed_in_only=self.signed_in_only,
         )
 
     @cached_property
@@ -150,6 +154,14 @@ class Backend:
         from assistant.knowledge_base import KnowledgeBase
 
         return KnowledgeBase(self.sessions, self.vector_store, starter=self.settings.starter_knowledge)
+
+    def people(self) -> People:
+        from improvement.access import parse_role
+        from improvement.people import People
+
+        return People(
+            self.sessions, admins=self.settings.admin_emails, default_role=parse_role(self.settings.default_role)
+        )
 
     def deliverer(self) -> Deliverer:
         """The outbox worker for the configured channels; a malformed channel URL is refused here."""

@@ -83,7 +83,8 @@ def _truncate(factory: sessionmaker[Session]) -> None:
     with factory.begin() as session:
         session.execute(
             text(
-                "TRUNCATE changes, problems, improvements, documents, events, mail_preferences RESTART IDENTITY CASCADE"
+                "TRUNCATE changes, problems, improvements, documents, events, mail_preferences, people "
+                "RESTART IDENTITY CASCADE"
             )
         )
 
