@@ -7,9 +7,10 @@ from improvement.access import Action
 
 st.set_page_config(page_title="Improvement Backlog", page_icon="🧭", layout="wide")
 
+backlog_page = st.Page("app_pages/backlog.py", title="Backlog", icon="📋", url_path="backlog")
 pages = [
     st.Page("app_pages/log_problem.py", title="Log a problem", icon="📝", default=True, url_path="log"),
-    st.Page("app_pages/backlog.py", title="Backlog", icon="📋", url_path="backlog"),
+    backlog_page,
     st.Page("app_pages/review.py", title="Quarterly review", icon="📊", url_path="review"),
     st.Page("app_pages/assistant.py", title="Assistant", icon="💬", url_path="assistant"),
     st.Page("app_pages/knowledge.py", title="Knowledge base", icon="📚", url_path="knowledge"),
@@ -32,4 +33,11 @@ with st.sidebar:
         f"**Database:** {info['database']}  \n**Knowledge base:** {info['knowledge']}  \n**Model:** {info['model']}"
     )
 
-st.navigation(pages).run()
+navigation = st.navigation(pages)
+# A shared link (?item=42, as in e-mails and channel messages) opens that item on the Backlog page, after sign-in.
+if (linked := st.query_params.get("item")) is not None:
+    del st.query_params["item"]
+    if linked.isdigit():
+        st.session_state["open_item"] = int(linked)
+        st.switch_page(backlog_page)
+navigation.run()

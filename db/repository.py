@@ -85,6 +85,8 @@ def _filtered(stmt: Select[Any], flt: ItemFilter, session: Session) -> Select[An
         stmt = stmt.where(Improvement.needs_review.is_(flt.needs_review))
     if flt.ids:
         stmt = stmt.where(Improvement.id.in_(list(flt.ids)))
+    if flt.untriaged_before is not None:  # still waiting for triage since before this moment
+        stmt = stmt.where(Improvement.status == "new", Improvement.created_at < flt.untriaged_before)
     if flt.text:
         stmt = stmt.where(_text_match(flt.text, session))
     return stmt
@@ -115,7 +117,13 @@ def count_improvements(session: Session, flt: ItemFilter, *, limit: int | None =
 
 
 def _count_from_rollups(session: Session, flt: ItemFilter) -> int | None:
-    if flt.text or flt.ids or flt.include_merged or (flt.owners and flt.needs_review is not None):
+    if (
+        flt.text
+        or flt.ids
+        or flt.include_merged
+        or flt.untriaged_before is not None
+        or (flt.owners and flt.needs_review is not None)
+    ):
         return None
     table: type[KindRollup | OwnerRollup] = OwnerRollup if flt.owners else KindRollup
     stmt = _by_kind_status_quarter(select(func.coalesce(func.sum(table.item_count), 0)), table, flt)

@@ -210,6 +210,7 @@ class Deliverer:
         self._timeout = timeout_seconds
         self._now = clock
         self.worker = f"{socket.gethostname()}:{os.getpid()}"
+        self._client: Any = None
 
     # Planning -----------------------------------------------------------------------------------------
     def plan(self, limit: int = 500) -> int:
@@ -282,10 +283,8 @@ class Deliverer:
     def _send(self, delivery: Delivery, event: Event) -> None:
         body = json.loads(event.body)
         if delivery.channel == "webhook":
-            import httpx
-
             raw = event.body.encode("utf-8")
-            response = httpx.post(
+            response = self._http().post(
                 delivery.target,
                 content=raw,
                 headers={
@@ -295,7 +294,6 @@ class Deliverer:
                     "X-Backlog-Delivery": event.event_id,
                     "User-Agent": "improvement-backlog",
                 },
-                timeout=self._timeout,
             )
             if not 200 <= response.status_code < 300:
                 raise RuntimeError(f"HTTP {response.status_code}")
@@ -303,6 +301,14 @@ class Deliverer:
         message = message_for(body, base_url=self.channels.base_url, for_reporter=delivery.channel == "mail")
         url = _mail_to(self.channels.mail_url, delivery.target) if delivery.channel == "mail" else delivery.target
         _notify(url, message)
+
+    def _http(self) -> Any:
+        """One HTTP client per worker: connections to a receiver are kept alive between deliveries."""
+        if self._client is None:
+            import httpx
+
+            self._client = httpx.Client(timeout=self._timeout, follow_redirects=False)
+        return self._client
 
     def _attempt(self, delivery_id: int) -> str:
         """Send one claimed delivery and record the attempt: 'delivered', 'retrying' or 'failed'."""

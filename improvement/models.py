@@ -237,3 +237,4 @@ class ItemFilter:
     text: str = ""
     include_merged: bool = False
     ids: Sequence[int] = field(default_factory=tuple)
+    untriaged_before: datetime | None = None  # items still "new" that were logged before this (48-hour promise)
