@@ -3,6 +3,7 @@
 import streamlit as st
 
 from app_pages.common import backend
+from app_pages.display import safe
 
 st.set_page_config(page_title="Improvement Backlog", page_icon="🧭", layout="wide")
 
@@ -23,7 +24,8 @@ with st.sidebar:
     )
     info = backend().describe()
     st.caption(
-        f"**Database:** {info['database']}  \n**Knowledge base:** {info['knowledge']}  \n**Model:** {info['model']}"
+        f"**Database:** {safe(info['database'])}  \n**Knowledge base:** {safe(info['knowledge'])}  \n"
+        f"**Model:** {safe(info['model'])}"
     )
 
 st.navigation(pages).run()

@@ -2,7 +2,8 @@
 
 import streamlit as st
 
-from app_pages.common import backend, safe
+from app_pages.common import backend
+from app_pages.display import label, safe, safe_stream
 from assistant.chain import Assistant
 from assistant.models import ModelUnavailable
 from improvement.domain import DomainError, clean_text
@@ -55,7 +56,7 @@ def render_answer(answer) -> None:  # type: ignore[no-untyped-def]
     if answer.citations:
         st.markdown("**Sources**")
         for citation in answer.citations:
-            with st.expander(f"[{citation.number}] {citation.title}"):
+            with st.expander(f"\\[{citation.number}\\] {label(citation.title)}"):
                 st.caption(f"{safe(citation.source)}" + (f" · {safe(citation.author)}" if citation.author else ""))
                 st.text(citation.text)
     if not answer.proactive_fixes and not answer.cross_industry_ideas:
@@ -111,15 +112,14 @@ if question is not None:
         prepared = assistant.prepare(text, problem, problem_kind)
         notice = ""
         streaming = st.empty()
+        said: list[str] = []  # the model's words as it wrote them; the page shows them escaped
         try:
             with streaming.container():
-                streamed = st.write_stream(assistant.stream_text(prepared))
+                st.write_stream(safe_stream(assistant.stream_text(prepared), said))
         except ModelUnavailable as error:
             notice = str(error)
-            streamed = ""
-        answer = assistant.finish(
-            prepared, streamed if isinstance(streamed, str) else "".join(map(str, streamed)), notice=notice
-        )
+            said.clear()
+        answer = assistant.finish(prepared, "".join(said), notice=notice)
         # The final text replaces the stream: uncited model prose is dropped for the cited passages.
         streaming.markdown(safe(answer.answer))
         render_answer(answer)

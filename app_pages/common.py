@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import re
-from typing import Any
-
 import streamlit as st
 
+# The safe-display rule lives in app_pages/display.py; pages may import it from here too.
+from app_pages.display import label as label
+from app_pages.display import safe as safe
 from improvement.wiring import Backend, make_backend
 
 KIND_ICONS = {"kaizen": "🔧", "kaikaku": "🏗️", "kakushin": "💡"}
@@ -19,7 +19,6 @@ STATUS_LABELS = {
     "done": "Done",
     "dropped": "Dropped",
 }
-_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$])")
 
 
 @st.cache_resource(show_spinner=False)
@@ -37,11 +36,6 @@ def warm_models() -> bool:
     shared.problem_index()  # Chroma
     _ = shared.playbook  # the playbook's vectors and its fitted ranking
     return True
-
-
-def safe(text: Any) -> str:
-    """User text shown through st.markdown: every Markdown/HTML character escaped, so nothing renders."""
-    return _MARKDOWN_SPECIAL.sub(r"\\\1", str(text or ""))
 
 
 def status_label(status: str) -> str:
