@@ -23,6 +23,7 @@ from db.transactions import run_in_transaction
 from improvement import domain
 from improvement.domain import DomainError
 from improvement.services import BacklogService, _recompute_totals, new_problem_row, record_changes
+from improvement.spreadsheet import SafeDictWriter, restore_cell
 from improvement.validation import NewProblem, ValidationFailed, problem_text, validate_problem
 
 MAX_IMPORT_BYTES = 50 * 1024 * 1024
@@ -139,7 +140,7 @@ def export_rows(session_factory: sessionmaker[Session], batch: int = 2000) -> It
 def export_to(session_factory: sessionmaker[Session], fmt: str, out: io.TextIOBase | Any) -> int:
     count = 0
     if fmt == "csv":
-        writer = csv.DictWriter(out, fieldnames=COLUMNS, extrasaction="ignore")
+        writer = SafeDictWriter(out, COLUMNS)  # no cell can act as a spreadsheet formula
         writer.writeheader()
         for row in export_rows(session_factory):
             writer.writerow(row)
@@ -186,7 +187,7 @@ def parse_rows(text: str, fmt: str) -> list[dict[str, Any]]:
             for row in reader:
                 if None in row:
                     raise DomainError(f"malformed CSV: row {reader.line_num - 1} has more cells than the header")
-                rows.append(row)
+                rows.append({key: restore_cell(value) for key, value in row.items()})
         except csv.Error as error:
             raise DomainError(f"malformed CSV near line {reader.line_num}: {error}") from None
         if reader.fieldnames is None:
