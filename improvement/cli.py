@@ -413,10 +413,17 @@ def cmd_trial_model(args: argparse.Namespace) -> int:
 
 def cmd_ingest(args: argparse.Namespace) -> int:
     report = _backend(args).knowledge.ingest_paths([Path(p) for p in args.paths])
-    data = {"documents": report.documents, "chunks": report.chunks, "failed": report.failed}
+    data = {
+        "documents": report.documents,
+        "chunks": report.chunks,
+        "failed": report.failed,
+        "replaced": report.replaced,
+    }
 
     def human() -> None:
         print(f"ingested {report.documents} document(s), {report.chunks} chunk(s)")
+        for source in report.replaced:
+            print(f"replaced the earlier copy of {source}")
         for failure in report.failed:
             print(f"backlog: {failure['path']}: {failure['error']}", file=sys.stderr)
 

@@ -142,7 +142,12 @@ class Backend:
     def knowledge(self) -> Any:
         from assistant.knowledge_base import KnowledgeBase
 
-        return KnowledgeBase(self.sessions, self.vector_store, starter=self.settings.starter_knowledge)
+        return KnowledgeBase(
+            self.sessions,
+            self.vector_store,
+            starter=self.settings.starter_knowledge,
+            originals=self.settings.data_dir / "originals",
+        )
 
     def describe(self) -> dict[str, str]:
         """What the sidebar shows: which database, knowledge base and model are in use (no secrets)."""
