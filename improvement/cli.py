@@ -523,7 +523,14 @@ def cmd_restore(args: argparse.Namespace) -> int:
     from improvement.backup import restore
 
     result = restore(_backend(args), Path(args.path))
-    _emit(args, result, lambda: print(f"restored {result['items']} item(s) from {args.path}"))
+    _emit(
+        args,
+        result,
+        lambda: print(
+            f"restored {result['items']} item(s) from {args.path}; the previous state is kept in "
+            f"{result['previous_state']} (restore that folder to undo)"
+        ),
+    )
     return EXIT_OK
 
 
