@@ -269,7 +269,14 @@ def cmd_import(args: argparse.Namespace) -> int:
 
     backend = _backend(args)
     result = import_file(backend.backlog(with_models=True), backend.sessions, Path(args.file), actor=_actor(args))
-    _emit(args, result, lambda: print(f"imported {result['items']} item(s), {result['problems']} problem(s)"))
+    _emit(
+        args,
+        result,
+        lambda: print(
+            f"imported {result['items']} item(s), {result['problems']} problem(s)"
+            + (f"; {result['already_present']} already present, skipped" if result.get("already_present") else "")
+        ),
+    )
     return EXIT_OK
 
 

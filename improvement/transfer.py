@@ -175,6 +175,8 @@ def parse_rows(text: str, fmt: str) -> list[dict[str, Any]]:
             data = json.loads(text)
         except json.JSONDecodeError as error:
             raise DomainError(f"malformed JSON at line {error.lineno}, column {error.colno}: {error.msg}") from None
+        except RecursionError:
+            raise DomainError("the JSON is nested too deeply: an import is an array of flat objects") from None
         if isinstance(data, dict) and isinstance(data.get("items"), list):
             data = data["items"]
         if not isinstance(data, list) or not all(isinstance(r, dict) for r in data):
@@ -295,7 +297,15 @@ def import_rows(
 
     def work(session: Session) -> int:
         problems_written = 0
+        skipped.clear()
+        present = _already_present(session, plans)
         for plan in plans:
+            # Re-importing an export adds nothing twice: a report with the same time and text is already here.
+            fresh = [p for p in plan.problems if _report_key(p[1].description, p[2]) not in present]
+            skipped.append(len(plan.problems) - len(fresh))
+            if not fresh:
+                continue
+            plan = _Planned(plan.ref, fresh, plan.item)
             first = plan.problems[0][1]
             extra = plan.item
             result = by_ref.get(plan.ref)
@@ -337,8 +347,30 @@ def import_rows(
             record_changes(session, item, [("imported", None, f"{len(plan.problems)} report(s)")], actor=actor, now=now)
         return problems_written
 
+    skipped: list[int] = []
     problems_written = run_in_transaction(session_factory, work)
-    return {"items": len(plans), "problems": problems_written}
+    items_written = sum(1 for plan, n in zip(plans, skipped, strict=True) if n < len(plan.problems))
+    return {"items": items_written, "problems": problems_written, "already_present": sum(skipped)}
+
+
+def _report_key(description: str, created_at: datetime | None) -> tuple[str, str] | None:
+    """A report's stable key: its time (to the microsecond, in UTC) and its text. None without a time."""
+    if created_at is None:
+        return None
+    moment = created_at if created_at.tzinfo else created_at.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).isoformat(), description
+
+
+def _already_present(session: Session, plans: Sequence[_Planned]) -> set[tuple[str, str] | None]:
+    """The keys of the planned reports that the database already holds."""
+    moments = sorted({p[2].astimezone(UTC) for plan in plans for p in plan.problems if p[2] is not None})
+    present: set[tuple[str, str] | None] = set()
+    for start in range(0, len(moments), 500):
+        batch = moments[start : start + 500]
+        rows = session.execute(select(Problem.description, Problem.created_at).where(Problem.created_at.in_(batch)))
+        present.update(_report_key(description, created) for description, created in rows)
+    present.discard(None)
+    return present
 
 
 def import_file(
