@@ -2,7 +2,8 @@
 
 import streamlit as st
 
-from app_pages.common import backend, safe
+from app_pages.common import backend
+from app_pages.display import label, safe, safe_stream
 from assistant.chain import Assistant
 from improvement.domain import DomainError, clean_text
 
@@ -54,7 +55,7 @@ def render_answer(answer) -> None:  # type: ignore[no-untyped-def]
     if answer.citations:
         st.markdown("**Sources**")
         for citation in answer.citations:
-            with st.expander(f"[{citation.number}] {citation.title}"):
+            with st.expander(f"\\[{citation.number}\\] {label(citation.title)}"):
                 st.caption(f"{safe(citation.source)}" + (f" · {safe(citation.author)}" if citation.author else ""))
                 st.text(citation.text)
     if not answer.proactive_fixes and not answer.cross_industry_ideas:
@@ -109,8 +110,9 @@ if question is not None:
     with st.chat_message("assistant"):
         stream = assistant.answer_stream(text, problem, problem_kind)
         streaming = st.empty()
+        said: list[str] = []  # the model's words as it wrote them; the page shows them escaped
         with streaming.container():
-            st.write_stream(stream)
+            st.write_stream(safe_stream(stream, said))
         answer = stream.answer
         # The final text replaces the stream: uncited model prose is dropped for the cited passages.
         streaming.markdown(safe(answer.answer))

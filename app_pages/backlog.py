@@ -126,7 +126,7 @@ with left:
             if problem.customer_story:
                 st.markdown(f"*{safe(problem.customer_story)}*")
             if problem.root_cause:
-                st.caption(f"Root cause: {problem.root_cause}")
+                st.caption(f"Root cause: {safe(problem.root_cause)}")
     if st.button("💬 Ask the assistant about this problem", key="ask_about"):
         st.session_state["ask_problem_id"] = detail.problems[0].id
         st.switch_page("app_pages/assistant.py")

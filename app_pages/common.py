@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import re
 import threading
-from typing import Any
 
 import streamlit as st
 
+# The safe-display rule lives in app_pages/display.py; pages may import it from here too.
+from app_pages.display import label as label
+from app_pages.display import safe as safe
 from improvement.access import Actor
 from improvement.domain import DomainError
 from improvement.wiring import Backend, make_backend
@@ -22,7 +23,6 @@ STATUS_LABELS = {
     "done": "Done",
     "dropped": "Dropped",
 }
-_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$])")
 
 
 @st.cache_resource(show_spinner=False)
@@ -60,11 +60,6 @@ def start_delivery() -> str:
             daemon=True,
         ).start()
     return ""
-
-
-def safe(text: Any) -> str:
-    """User text shown through st.markdown: every Markdown/HTML character escaped, so nothing renders."""
-    return _MARKDOWN_SPECIAL.sub(r"\\\1", str(text or ""))
 
 
 def status_label(status: str) -> str:

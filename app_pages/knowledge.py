@@ -48,8 +48,9 @@ if st.button("Ingest", type="primary", disabled=not uploads, key="kb_ingest"):
         failures = 0
         for upload in uploads or []:
             try:
-                chunks = knowledge.ingest_upload(upload.name, upload.getvalue())
-                st.write(f"✅ {safe(upload.name)}: {chunks} chunk(s)")
+                added = knowledge.ingest_upload(upload.name, upload.getvalue())
+                replaced = " (replaced the earlier upload of that name)" if added.replaced else ""
+                st.write(f"✅ {safe(added.source)}: {added.chunks} chunk(s){replaced}")
             except IngestError as error:
                 failures += 1
                 st.write(f"❌ {safe(upload.name)}: {safe(error)}")

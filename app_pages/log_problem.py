@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from app_pages.common import KIND_ICONS, actor, backend, safe, warm_models
+from app_pages.common import KIND_ICONS, actor, backend, label, safe, warm_models
 from improvement.classification import percent
 from improvement.domain import DomainError, Kind
 from improvement.models import LoggedProblem
@@ -121,7 +121,7 @@ def render_suggestions(result: LoggedProblem) -> None:
         fix_choice = st.radio(
             "Proactive fix (fix the cause for everyone, then reach the affected customers first)",
             range(len(suggestions.fix_options)),
-            format_func=lambda i: f"{i + 1}. {suggestions.fix_options[i].title}",
+            format_func=lambda i: f"{i + 1}\\. {label(suggestions.fix_options[i].title)}",
             key=f"fix_choice_{result.improvement_id}",
         )
         option = suggestions.fix_options[fix_choice]
@@ -134,7 +134,7 @@ def render_suggestions(result: LoggedProblem) -> None:
         idea_choice = st.radio(
             "Cross-industry idea",
             range(len(suggestions.idea_options)),
-            format_func=lambda i: f"{i + 1}. From {suggestions.idea_options[i].industry}",
+            format_func=lambda i: f"{i + 1}\\. From {label(suggestions.idea_options[i].industry)}",
             key=f"idea_choice_{result.improvement_id}",
         )
         with st.container(border=True):

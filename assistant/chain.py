@@ -166,7 +166,7 @@ def best_sentences(question: str, citations: list[Citation], limit: int = 3) -> 
 
 def _escape(text: str) -> str:
     # A passage cannot close its own fence and smuggle text outside it.
-    return text.replace("</source>", "</ source>").replace("</problem>", "</ problem>").replace("<source", "< source")
+    return prompts.fence_text(text)
 
 
 def _first_sentences(text: str, limit: int = 260) -> str:
@@ -262,7 +262,9 @@ class Assistant:
                 )
         sources = "\n\n".join(
             prompts.SOURCE_TEMPLATE.format(
-                number=c.number, title=_escape(c.title), text=_escape(_first_sentences(c.text, self._source_chars))
+                number=c.number,
+                title=prompts.fence_attribute(c.title),
+                text=_escape(_first_sentences(c.text, self._source_chars)),
             )
             for c in citations
         )

@@ -3,6 +3,7 @@ from it: the similar-problem and knowledge indexes in Chroma, and the rollup tab
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from sqlalchemy import select
@@ -12,6 +13,7 @@ from db.models import Document, Problem
 from improvement.validation import problem_text
 
 INDEX_BATCH = 2000
+log = logging.getLogger(__name__)
 
 
 def _knowledge_sources(collection: Any) -> dict[str, int]:
@@ -89,14 +91,22 @@ def check(backend: Any, *, repair: bool = False) -> dict[str, Any]:
         store.problems.delete(orphan_problems)
         for source in orphan_chunks:
             store.knowledge.delete(where={"source": source})
+        rebuilt: list[str] = []
+        not_rebuilt: list[str] = []
         for source in documents_without_chunks:
-            # The file is not kept, so the half-written document is removed; re-ingest it to restore it.
-            backend.knowledge.remove(source)
+            # Re-indexed from the kept original (or the shipped starter note); never deleted: a document
+            # that cannot be rebuilt keeps its SQL row and is reported, for someone to re-ingest.
+            try:
+                (rebuilt if backend.knowledge.rebuild_document(source) else not_rebuilt).append(source)
+            except Exception as error:  # an unreadable original: report it, delete nothing
+                log.warning("cannot rebuild %s: %s", source, error)
+                not_rebuilt.append(source)
         report["repaired"] = {
             "problems_indexed": len(missing_problems),
             "index_entries_removed": len(orphan_problems),
             "orphan_chunk_sources_removed": len(orphan_chunks),
-            "incomplete_documents_removed": documents_without_chunks,
+            "documents_reindexed": rebuilt,
+            "documents_not_rebuilt": not_rebuilt,
             "rollups_rebuilt": not rollup_report["ok"],
         }
     return report

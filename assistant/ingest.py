@@ -7,7 +7,9 @@ in other encodings, LangChain's text splitter for chunks on paragraph and senten
 from __future__ import annotations
 
 import hashlib
+import os
 import re
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -151,15 +153,22 @@ def _read_pdf(data: bytes, name: str) -> tuple[str, str, str]:
     import io
 
     from pypdf import PdfReader
-    from pypdf.errors import PdfReadError
+    from pypdf.errors import LimitReachedError, PdfReadError
 
     if not data.startswith(b"%PDF"):
         raise IngestError(f"{name} is not a PDF (it has a .pdf name but different content)")
     try:
         reader = PdfReader(io.BytesIO(data))
-        pages = [page.extract_text() or "" for page in reader.pages]
+        pages = []
+        for page in reader.pages:
+            contents = page.get_contents()
+            if contents is not None:
+                contents.get_data()  # decoded within pypdf's size limits: a decompression bomb stops here
+            pages.append(page.extract_text() or "")
         info = reader.metadata
-    except (PdfReadError, ValueError, KeyError, TypeError, OSError) as error:
+    except LimitReachedError:
+        raise IngestError(f"{name}: a page expands beyond the safe size (a decompression bomb?); not read") from None
+    except (PdfReadError, ValueError, KeyError, TypeError, OSError, RecursionError) as error:
         raise IngestError(f"{name}: damaged or unreadable PDF ({error})") from None
     text, author_guess, _url = clean_article_text("\n\n".join(pages))
     title = (info.title if info and info.title else "") or _title_from(text, Path(name).stem)
@@ -168,10 +177,13 @@ def _read_pdf(data: bytes, name: str) -> tuple[str, str, str]:
 
 
 def _read_html(html: str, name: str) -> tuple[str, str, str, str]:
-    import trafilatura
+    try:
+        import trafilatura
 
-    text = trafilatura.extract(html, include_comments=False, include_tables=False, favor_precision=True) or ""
-    meta = trafilatura.extract_metadata(html)
+        text = trafilatura.extract(html, include_comments=False, include_tables=False, favor_precision=True) or ""
+        meta = trafilatura.extract_metadata(html)
+    except ImportError as error:  # e.g. lxml.html.clean, now the separate lxml-html-clean package
+        raise IngestError(f"{name}: HTML cannot be read on this install ({error})") from None
     text, author_guess, url_guess = clean_article_text(text)
     title = (meta.title if meta and meta.title else "") or _title_from(text, Path(name).stem)
     author = (meta.author if meta and meta.author else "") or author_guess
@@ -179,33 +191,81 @@ def _read_html(html: str, name: str) -> tuple[str, str, str, str]:
     return text, title, author, url
 
 
-def read_file(path: Path) -> ParsedDocument:
-    if not path.exists():
-        raise IngestError(f"{path}: no such file or folder")
+def read_regular(path: Path, *, follow: bool) -> bytes:
+    """The bytes of a regular file; never a device, FIFO or socket, and no symbolic link unless ``follow``."""
+    flags = os.O_RDONLY | os.O_NONBLOCK | (0 if follow else getattr(os, "O_NOFOLLOW", 0))
     try:
-        size = path.stat().st_size
-        if size > MAX_FILE_BYTES:
-            raise IngestError(f"{path.name} is {size / 2**20:.0f} MB; the limit is {MAX_FILE_BYTES // 2**20} MB")
-        data = path.read_bytes()
+        fd = os.open(path, flags)
+    except FileNotFoundError:
+        raise IngestError(f"{path}: no such file or folder") from None
     except PermissionError:
         raise IngestError(f"{path}: permission denied") from None
     except OSError as error:
+        if not follow and path.is_symlink():
+            raise IngestError(f"{path}: a symbolic link; only regular files inside the folder are read") from None
         raise IngestError(f"{path}: cannot be read ({error.strerror})") from None
+    with os.fdopen(fd, "rb") as handle:
+        info = os.fstat(handle.fileno())
+        if not stat.S_ISREG(info.st_mode):
+            raise IngestError(f"{path}: not a regular file (devices, pipes and sockets are never read)")
+        if info.st_size > MAX_FILE_BYTES:
+            raise IngestError(
+                f"{path.name} is {info.st_size / 2**20:.0f} MB; the limit is {MAX_FILE_BYTES // 2**20} MB"
+            )
+        try:
+            return handle.read(MAX_FILE_BYTES + 1)
+        except OSError as error:
+            raise IngestError(f"{path}: cannot be read ({error.strerror})") from None
+
+
+def read_file(path: Path, source: str | None = None, *, follow: bool = True) -> ParsedDocument:
+    """Read and parse one file. ``source`` is the document's key (default: the file name)."""
+    data = read_regular(path, follow=follow)
     parsed = parse_bytes(data, path.name)
-    return ParsedDocument(path.name, parsed.title, parsed.author, parsed.url, parsed.text, parsed.sha256)
+    return ParsedDocument(source or path.name, parsed.title, parsed.author, parsed.url, parsed.text, parsed.sha256)
 
 
-def expand_paths(paths: list[Path]) -> tuple[list[Path], list[dict[str, str]]]:
-    files: list[Path] = []
+@dataclass(frozen=True)
+class FoundFile:
+    path: Path
+    source: str  # the document's key: "<folder>/<path inside it>" for a folder, the file name for a file
+    in_folder: bool
+
+
+def expand_paths(paths: list[Path]) -> tuple[list[FoundFile], list[dict[str, str]]]:
+    """The files to ingest. In a folder only regular files are read: symbolic links (to files or folders)
+    and special files are reported and skipped, so nothing outside the folder can get in."""
+    files: list[FoundFile] = []
     failed: list[dict[str, str]] = []
     for path in paths:
-        if path.is_dir():
-            found = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in SUPPORTED)
-            if not found:
+        if path.is_dir() and not path.is_symlink():
+            root = path.resolve()
+            found: list[FoundFile] = []
+            skipped = len(failed)
+            for folder, dirs, names in os.walk(path, followlinks=False):
+                here = Path(folder)
+                for name in sorted(dirs):
+                    if (here / name).is_symlink():
+                        failed.append({"path": str(here / name), "error": "a symbolic link to a folder; skipped"})
+                for name in sorted(names):
+                    candidate = here / name
+                    if candidate.suffix.lower() not in SUPPORTED:
+                        continue
+                    info = os.lstat(candidate)
+                    if stat.S_ISLNK(info.st_mode):
+                        failed.append({"path": str(candidate), "error": "a symbolic link; only regular files are read"})
+                    elif not stat.S_ISREG(info.st_mode):
+                        failed.append({"path": str(candidate), "error": "not a regular file; skipped"})
+                    else:
+                        relative = candidate.relative_to(path).as_posix()
+                        found.append(FoundFile(candidate, f"{root.name}/{relative}", True))
+            if not found and len(failed) == skipped:
                 failed.append({"path": str(path), "error": "the folder holds no .txt, .md, .html or .pdf files"})
-            files.extend(found)
+            files.extend(sorted(found, key=lambda f: f.source))
+        elif path.is_dir():
+            failed.append({"path": str(path), "error": "a symbolic link to a folder; give the folder itself"})
         elif path.exists():
-            files.append(path)
+            files.append(FoundFile(path, path.name, False))
         else:
             failed.append({"path": str(path), "error": "no such file or folder"})
     return files, failed

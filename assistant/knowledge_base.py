@@ -8,6 +8,7 @@ drift between the two (chunks without a row, rows without chunks).
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -17,12 +18,22 @@ from typing import Any
 import numpy as np
 from sqlalchemy.orm import Session, sessionmaker
 
-from assistant.ingest import IngestError, ParsedDocument, expand_paths, parse_bytes, read_file, split_text
+from assistant.ingest import (
+    IngestError,
+    ParsedDocument,
+    expand_paths,
+    parse_bytes,
+    read_file,
+    read_regular,
+    split_text,
+)
 from assistant.vectorstore import VectorStore
 from db import repository
 from db.models import Document, utcnow
 
 log = logging.getLogger(__name__)
+
+
 STARTER_DIR = Path(__file__).parent / "knowledge"
 RRF_K = 60
 CANDIDATES = 30
@@ -42,9 +53,20 @@ class SearchHit:
 
 @dataclass
 class IngestReport:
-    documents: int = 0
+    documents: int = 0  # distinct documents written by this run
     chunks: int = 0
     failed: list[dict[str, str]] = field(default_factory=list)
+    replaced: list[str] = field(default_factory=list)  # sources that already existed and were replaced
+
+
+@dataclass(frozen=True)
+class UploadResult:
+    source: str
+    chunks: int
+    replaced: bool
+
+
+UPLOAD_PREFIX = "uploads/"  # an upload never takes the key of a starter note or of a folder's file
 
 
 @dataclass(frozen=True)
@@ -60,10 +82,19 @@ class DocumentInfo:
 
 
 class KnowledgeBase:
-    def __init__(self, sessions: sessionmaker[Session], store: VectorStore, *, starter: bool = True) -> None:
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        store: VectorStore,
+        *,
+        starter: bool = True,
+        originals: Path | None = None,
+    ) -> None:
         self._sessions = sessions
         self._store = store
         self._starter = starter
+        # Where the bytes of every ingested file are kept (by sha256), so a lost index can be rebuilt.
+        self._originals = originals
         self._bm25_lock = threading.Lock()
         self._bm25: tuple[int, Any, list[str]] | None = None
         self._starter_checked = False
@@ -83,13 +114,42 @@ class KnowledgeBase:
         """(Re-)ingest the shipped notes; each replaces its earlier copy. Returns the chunks written."""
         return sum(self.add_document(read_file(path), starter=True) for path in sorted(STARTER_DIR.glob("*.md")))
 
+    def has_document(self, source: str) -> bool:
+        with self._sessions() as session:
+            return repository.get_document_by_source(session, source) is not None
+
+    def keep_original(self, sha256: str, data: bytes) -> None:
+        """Keep the file's bytes in the data folder (written whole or not at all)."""
+        if self._originals is None:
+            return
+        self._originals.mkdir(parents=True, exist_ok=True)
+        target = self._originals / sha256
+        if target.exists():
+            return
+        partial = target.with_name(f"{sha256}.{os.getpid()}.partial")
+        partial.write_bytes(data)
+        os.replace(partial, target)
+
+    def original(self, sha256: str) -> bytes | None:
+        if self._originals is None or not sha256:
+            return None
+        path = self._originals / sha256
+        return path.read_bytes() if path.is_file() else None
+
     def add_document(
-        self, doc: ParsedDocument, *, starter: bool = False, progress: Callable[[str], None] | None = None
+        self,
+        doc: ParsedDocument,
+        *,
+        starter: bool = False,
+        progress: Callable[[str], None] | None = None,
+        original: bytes | None = None,
     ) -> int:
         """Add or replace one document; re-ingesting the same source replaces its chunks."""
         chunks = split_text(doc.text)
         if not chunks:
             raise IngestError(f"{doc.source}: no text to index")
+        if original is not None:
+            self.keep_original(doc.sha256, original)
         collection = self._store.knowledge
         ids = [f"{doc.sha256[:16]}-{i:05d}" for i in range(len(chunks))]
         metadatas = [
@@ -128,18 +188,62 @@ class KnowledgeBase:
         return len(chunks)
 
     def ingest_paths(self, paths: list[Path], progress: Callable[[str], None] | None = None) -> IngestReport:
+        """Ingest files and folders; each bad file is reported and the others are still ingested."""
         files, failed = expand_paths(paths)
         report = IngestReport(failed=failed)
-        for path in files:
+        written: set[str] = set()
+        for found in files:
             try:
-                report.chunks += self.add_document(read_file(path), progress=progress)
-                report.documents += 1
+                data = read_regular(found.path, follow=not found.in_folder)
+                doc = parse_bytes(data, found.path.name)
+                doc = ParsedDocument(found.source, doc.title, doc.author, doc.url, doc.text, doc.sha256)
+                existed = found.source in written or self.has_document(found.source)
+                report.chunks += self.add_document(doc, progress=progress, original=data)
+                if existed:
+                    report.replaced.append(found.source)
+                written.add(found.source)
             except IngestError as error:
-                report.failed.append({"path": str(path), "error": str(error)})
+                report.failed.append({"path": str(found.path), "error": str(error)})
+            except Exception as error:  # one bad file never stops the batch
+                log.exception("ingesting %s failed", found.path)
+                report.failed.append(
+                    {"path": str(found.path), "error": f"could not be ingested ({type(error).__name__}: {error})"}
+                )
+        report.documents = len(written)
         return report
 
-    def ingest_upload(self, name: str, data: bytes) -> int:
-        return self.add_document(parse_bytes(data, Path(name).name))
+    def ingest_upload(self, name: str, data: bytes) -> UploadResult:
+        """Ingest an uploaded file under ``uploads/<name>``; its bytes are kept for a repair."""
+        base = Path(name).name
+        try:
+            parsed = parse_bytes(data, base)
+        except IngestError:
+            raise
+        except Exception as error:
+            log.exception("parsing the upload %s failed", base)
+            raise IngestError(f"{base}: could not be read ({type(error).__name__})") from None
+        source = UPLOAD_PREFIX + base
+        doc = ParsedDocument(source, parsed.title, parsed.author, parsed.url, parsed.text, parsed.sha256)
+        replaced = self.has_document(source)
+        return UploadResult(source, self.add_document(doc, original=data), replaced)
+
+    def rebuild_document(self, source: str) -> bool:
+        """Re-index one document from what was kept: the shipped starter note, or the kept original bytes.
+        Returns False (and changes nothing) when neither is available."""
+        with self._sessions() as session:
+            row = repository.get_document_by_source(session, source)
+            if row is None:
+                return False
+            starter, sha256 = row.starter, row.sha256
+        if starter and (STARTER_DIR / source).is_file():
+            self.add_document(read_file(STARTER_DIR / source), starter=True)
+            return True
+        data = self.original(sha256)
+        if data is None:
+            return False
+        parsed = parse_bytes(data, Path(source).name)
+        self.add_document(ParsedDocument(source, parsed.title, parsed.author, parsed.url, parsed.text, parsed.sha256))
+        return True
 
     def remove(self, source: str) -> bool:
         self._store.knowledge.delete(where={"source": source})

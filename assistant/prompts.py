@@ -1,4 +1,25 @@
-"""Prompt text only. Retrieved passages and logged problems are data: they are fenced and labelled."""
+"""Prompt text only. Retrieved passages and logged problems are data: they are fenced and labelled.
+
+Text from documents, people and questions goes through :func:`fence_text` (inside a fence) or
+:func:`fence_attribute` (inside a quoted tag attribute), so it can neither close nor open a fence, in any
+case or spacing (``</SOURCE >``, ``< /problem>``), nor add attributes to a tag.
+"""
+
+import re
+
+_FENCE_TAG = re.compile(r"<(\s*/?\s*(?:source|problem)\b)", re.IGNORECASE)
+
+
+def fence_text(text: str) -> str:
+    """Data for inside a <source> or <problem> fence: any tag that could open or close a fence is defused."""
+    return _FENCE_TAG.sub(lambda match: "\u2039" + match.group(1), text)
+
+
+def fence_attribute(text: str) -> str:
+    """Data for a double-quoted attribute: one line, no quote or angle bracket that could end it or the tag."""
+    flat = " ".join(fence_text(text).split())
+    return flat.replace("&", "&amp;").replace('"', "&quot;").replace("<", "&lt;").replace(">", "&gt;")
+
 
 ANSWER_SYSTEM = """You are the Improvement Backlog assistant for customer-experience teams.
 Answer the question using only the numbered sources. Cite each claim with its source number in square

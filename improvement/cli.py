@@ -41,10 +41,16 @@ def _backend(args: argparse.Namespace) -> Any:
 
 
 def _actor(args: argparse.Namespace) -> str:
-    return getattr(args, "actor", None) or os.environ.get("BACKLOG_USER") or os.environ.get("USER") or "cli"
+    from improvement.domain import clean_line
+
+    name = getattr(args, "actor", None) or os.environ.get("BACKLOG_USER") or os.environ.get("USER") or "cli"
+    return clean_line(name, field="actor", required=False) or "cli"  # one line: it cannot forge a history line
 
 
 def _table(rows: Sequence[Sequence[Any]], headers: Sequence[str]) -> None:
+    from improvement.domain import printable
+
+    rows = [[printable(c) for c in row] for row in rows]  # stored text can never forge a row
     widths = [max(len(str(h)), *(len(str(r[i])) for r in rows)) if rows else len(h) for i, h in enumerate(headers)]
     print("  ".join(str(h).ljust(w) for h, w in zip(headers, widths, strict=True)))
     for row in rows:
@@ -177,15 +183,20 @@ def cmd_show(args: argparse.Namespace) -> int:
     }
 
     def human() -> None:
+        from improvement.domain import printable as pr  # stored text can never forge a line
+
         item = detail.item
         print(
-            f"#{item.id} {item.title}\n{item.kind} ({item.kind_decided_by}), {item.status}, {item.quarter}, "
-            f"owner {item.owner or '-'}, version {item.version}\n{detail.rationale}"
+            f"#{item.id} {pr(item.title)}\n{item.kind} ({item.kind_decided_by}), {item.status}, {item.quarter}, "
+            f"owner {pr(item.owner or '-')}, version {item.version}\n{pr(detail.rationale)}"
         )
         for p in detail.problems:
-            print(f"  problem {p.id}: {p.description[:100]}")
+            print(f"  problem {p.id}: {pr(p.description[:100])}")
         for c in detail.history:
-            print(f"  {c.changed_at:%Y-%m-%d %H:%M} {c.changed_by}: {c.field} {c.old_value!r} -> {c.new_value!r}")
+            print(
+                f"  {c.changed_at:%Y-%m-%d %H:%M} {pr(c.changed_by)}: {pr(c.field)} {pr(repr(c.old_value))} -> "
+                f"{pr(repr(c.new_value))}"
+            )
 
     _emit(args, data, human)
     return EXIT_OK
@@ -258,7 +269,14 @@ def cmd_import(args: argparse.Namespace) -> int:
 
     backend = _backend(args)
     result = import_file(backend.backlog(with_models=True), backend.sessions, Path(args.file), actor=_actor(args))
-    _emit(args, result, lambda: print(f"imported {result['items']} item(s), {result['problems']} problem(s)"))
+    _emit(
+        args,
+        result,
+        lambda: print(
+            f"imported {result['items']} item(s), {result['problems']} problem(s)"
+            + (f"; {result['already_present']} already present, skipped" if result.get("already_present") else "")
+        ),
+    )
     return EXIT_OK
 
 
@@ -413,10 +431,17 @@ def cmd_trial_model(args: argparse.Namespace) -> int:
 
 def cmd_ingest(args: argparse.Namespace) -> int:
     report = _backend(args).knowledge.ingest_paths([Path(p) for p in args.paths])
-    data = {"documents": report.documents, "chunks": report.chunks, "failed": report.failed}
+    data = {
+        "documents": report.documents,
+        "chunks": report.chunks,
+        "failed": report.failed,
+        "replaced": report.replaced,
+    }
 
     def human() -> None:
         print(f"ingested {report.documents} document(s), {report.chunks} chunk(s)")
+        for source in report.replaced:
+            print(f"replaced the earlier copy of {source}")
         for failure in report.failed:
             print(f"backlog: {failure['path']}: {failure['error']}", file=sys.stderr)
 
@@ -511,7 +536,14 @@ def cmd_restore(args: argparse.Namespace) -> int:
     from improvement.backup import restore
 
     result = restore(_backend(args), Path(args.path))
-    _emit(args, result, lambda: print(f"restored {result['items']} item(s) from {args.path}"))
+    _emit(
+        args,
+        result,
+        lambda: print(
+            f"restored {result['items']} item(s) from {args.path}; the previous state is kept in "
+            f"{result['previous_state']} (restore that folder to undo)"
+        ),
+    )
     return EXIT_OK
 
 

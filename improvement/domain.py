@@ -88,7 +88,12 @@ MAX_TEXT = 20_000
 MAX_SHORT = 200
 MAX_CUSTOMERS = 1_000_000_000
 MAX_VALUE = 1e13
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u200b-\u200f\u2028\u2029\ufeff]")
+# Control characters, zero-width marks, line/paragraph separators and bidi embeddings, overrides and
+# isolates (U+202A-U+202E, U+2066-U+2069, U+061C): stripped from every text a person or file gives us.
+_CONTROL = re.compile(
+    r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u061c\u200b-\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069\ufeff]"
+)
+_UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f-\x9f\u061c\u200b-\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069\ufeff]")
 _QUARTER = re.compile(r"^(\d{4})-Q([1-4])$")
 _CURRENCY = re.compile(r"^[A-Z]{3}$")
 
@@ -148,6 +153,18 @@ def clean_text(value: object, *, field: str, required: bool, limit: int = MAX_TE
     if len(text) > limit:
         raise DomainError(f"{field} is {len(text):,} characters long; the limit is {limit:,}", field=field)
     return text
+
+
+def clean_line(value: object, *, field: str, required: bool, limit: int = MAX_SHORT) -> str:
+    """Like :func:`clean_text`, for one-line fields (titles, names): line breaks and tabs become spaces."""
+    return " ".join(clean_text(value, field=field, required=required, limit=limit).split())
+
+
+def printable(value: object) -> str:
+    """Text for a terminal or a log line: every control, line break and bidi character shown as an escape
+    (``\\n``, ``\\u202e``), so stored text can never forge a row or a line or reorder what is shown."""
+    text = "" if value is None else str(value)
+    return _UNPRINTABLE.sub(lambda m: m.group(0).encode("unicode_escape").decode("ascii"), text)
 
 
 def parse_quarter(value: object) -> str:

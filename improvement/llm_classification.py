@@ -60,12 +60,12 @@ class LLMClassifier:
         return [Kind(d.kind) if isinstance(d, KindDecision) else None for d in decisions]
 
     def _messages(self, text: str) -> list[tuple[str, str]]:
-        from assistant.prompts import CLASSIFY_EXAMPLES, CLASSIFY_SYSTEM
+        from assistant.prompts import CLASSIFY_EXAMPLES, CLASSIFY_SYSTEM, fence_text
 
         examples = "\n".join(f"Problem: {t}\nKind: {k}" for t, k in CLASSIFY_EXAMPLES)
         return [
             ("system", f"{CLASSIFY_SYSTEM}\n\nExamples:\n{examples}"),
-            ("human", f"<problem>\n{text.replace('</problem>', '')}\n</problem>"),
+            ("human", f"<problem>\n{fence_text(text)}\n</problem>"),
         ]
 
     def classify(self, texts: Sequence[str], vectors: Any = None) -> list[Classification]:

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import csv
 import io
 from html import escape
 
 from improvement.models import ItemView
 from improvement.review import QuarterlyReview
+from improvement.spreadsheet import SafeWriter
 
 
 def _rows(items: list[ItemView]) -> str:
@@ -65,7 +65,7 @@ td,th{{border:1px solid #ccc;padding:.3rem .6rem;text-align:left}}.num{{text-ali
 
 def review_csv(review: QuarterlyReview) -> str:
     out = io.StringIO()
-    writer = csv.writer(out)
+    writer = SafeWriter(out)  # no cell can act as a spreadsheet formula
     writer.writerow(["section", "key", "items", "value_at_risk"])
     for kind, n in review.counts_by_kind.items():
         writer.writerow(["kind", kind, n, review.value_at_risk_by_kind[kind]])

@@ -25,6 +25,7 @@ from improvement.access import Action, Actor
 from improvement.domain import DomainError
 from improvement.items import KindDecision, new_item_values
 from improvement.services import BacklogService, _recompute_totals, new_problem_row, record_changes
+from improvement.spreadsheet import SafeDictWriter, restore_cell
 from improvement.validation import NewProblem, ValidationFailed, problem_text, validate_problem
 
 MAX_IMPORT_BYTES = 50 * 1024 * 1024
@@ -141,7 +142,7 @@ def export_rows(session_factory: sessionmaker[Session], batch: int = 2000) -> It
 def export_to(session_factory: sessionmaker[Session], fmt: str, out: io.TextIOBase | Any) -> int:
     count = 0
     if fmt == "csv":
-        writer = csv.DictWriter(out, fieldnames=COLUMNS, extrasaction="ignore")
+        writer = SafeDictWriter(out, COLUMNS)  # no cell can act as a spreadsheet formula
         writer.writeheader()
         for row in export_rows(session_factory):
             writer.writerow(row)
@@ -176,6 +177,8 @@ def parse_rows(text: str, fmt: str) -> list[dict[str, Any]]:
             data = json.loads(text)
         except json.JSONDecodeError as error:
             raise DomainError(f"malformed JSON at line {error.lineno}, column {error.colno}: {error.msg}") from None
+        except RecursionError:
+            raise DomainError("the JSON is nested too deeply: an import is an array of flat objects") from None
         if isinstance(data, dict) and isinstance(data.get("items"), list):
             data = data["items"]
         if not isinstance(data, list) or not all(isinstance(r, dict) for r in data):
@@ -188,7 +191,7 @@ def parse_rows(text: str, fmt: str) -> list[dict[str, Any]]:
             for row in reader:
                 if None in row:
                     raise DomainError(f"malformed CSV: row {reader.line_num - 1} has more cells than the header")
-                rows.append(row)
+                rows.append({key: restore_cell(value) for key, value in row.items()})
         except csv.Error as error:
             raise DomainError(f"malformed CSV near line {reader.line_num}: {error}") from None
         if reader.fieldnames is None:
@@ -301,7 +304,15 @@ def import_rows(
 
     def work(session: Session) -> int:
         problems_written = 0
+        skipped.clear()
+        present = _already_present(session, plans)
         for plan in plans:
+            # Re-importing an export adds nothing twice: a report with the same time and text is already here.
+            fresh = [p for p in plan.problems if _report_key(p[1].description, p[2]) not in present]
+            skipped.append(len(plan.problems) - len(fresh))
+            if not fresh:
+                continue
+            plan = _Planned(plan.ref, fresh, plan.item)
             first = plan.problems[0][1]
             extra = plan.item
             result = by_ref.get(plan.ref)
@@ -350,8 +361,30 @@ def import_rows(
             record_changes(session, item, [("imported", None, f"{len(plan.problems)} report(s)")], actor=label, now=now)
         return problems_written
 
+    skipped: list[int] = []
     problems_written = run_in_transaction(session_factory, work)
-    return {"items": len(plans), "problems": problems_written}
+    items_written = sum(1 for plan, n in zip(plans, skipped, strict=True) if n < len(plan.problems))
+    return {"items": items_written, "problems": problems_written, "already_present": sum(skipped)}
+
+
+def _report_key(description: str, created_at: datetime | None) -> tuple[str, str] | None:
+    """A report's stable key: its time (to the microsecond, in UTC) and its text. None without a time."""
+    if created_at is None:
+        return None
+    moment = created_at if created_at.tzinfo else created_at.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).isoformat(), description
+
+
+def _already_present(session: Session, plans: Sequence[_Planned]) -> set[tuple[str, str] | None]:
+    """The keys of the planned reports that the database already holds."""
+    moments = sorted({p[2].astimezone(UTC) for plan in plans for p in plan.problems if p[2] is not None})
+    present: set[tuple[str, str] | None] = set()
+    for start in range(0, len(moments), 500):
+        batch = moments[start : start + 500]
+        rows = session.execute(select(Problem.description, Problem.created_at).where(Problem.created_at.in_(batch)))
+        present.update(_report_key(description, created) for description, created in rows)
+    present.discard(None)
+    return present
 
 
 def import_file(

@@ -56,7 +56,7 @@ def _blank(value: Any) -> bool:
 
 
 def _short(name: str, required: bool = False) -> Callable[[Any], str]:
-    return lambda v: domain.clean_text(v, field=name, required=required, limit=domain.MAX_SHORT)
+    return lambda v: domain.clean_line(v, field=name, required=required, limit=domain.MAX_SHORT)
 
 
 def _long(name: str) -> Callable[[Any], str]:
@@ -92,7 +92,7 @@ def validate_problem(raw: Mapping[str, Any]) -> NewProblem:
     except DomainError as error:
         errors["description"] = str(error)
     try:
-        title = domain.clean_text(raw.get("title"), field="title", required=False, limit=domain.MAX_TITLE)
+        title = domain.clean_line(raw.get("title"), field="title", required=False, limit=domain.MAX_TITLE)
         if not title and "description" in values:
             first_line = values["description"].split("\n", 1)[0]
             title = first_line if len(first_line) <= 90 else first_line[:89].rstrip() + "…"
@@ -117,8 +117,8 @@ def validate_problem(raw: Mapping[str, Any]) -> NewProblem:
 
 
 EDITABLE: dict[str, Callable[[Any], Any]] = {
-    "title": lambda v: domain.clean_text(v, field="title", required=True, limit=domain.MAX_TITLE),
-    "owner": lambda v: domain.clean_text(v, field="owner", required=False, limit=domain.MAX_SHORT) or None,
+    "title": lambda v: domain.clean_line(v, field="title", required=True, limit=domain.MAX_TITLE),
+    "owner": lambda v: domain.clean_line(v, field="owner", required=False, limit=domain.MAX_SHORT) or None,
     "quarter": domain.parse_quarter,
     "effort": lambda v: domain.parse_scale(v, field="effort"),
     "impact": lambda v: domain.parse_scale(v, field="impact"),

@@ -153,7 +153,12 @@ class Backend:
     def knowledge(self) -> KnowledgeBase:
         from assistant.knowledge_base import KnowledgeBase
 
-        return KnowledgeBase(self.sessions, self.vector_store, starter=self.settings.starter_knowledge)
+        return KnowledgeBase(
+            self.sessions,
+            self.vector_store,
+            starter=self.settings.starter_knowledge,
+            originals=self.settings.data_dir / "originals",
+        )
 
     def people(self) -> People:
         from improvement.access import parse_role
@@ -210,3 +215,25 @@ class _LazyIndex:
 
 def make_backend(settings: Settings | None = None) -> Backend:
     return Backend(settings or get_settings())
+
+
+def outage_message(error: BaseException) -> str | None:
+    """What to tell a person when a store is down (the database refuses connections, the knowledge store
+    fails); ``None`` when the error is not an outage. Never names hosts, paths or SQL: those go to the log."""
+    from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+
+    if isinstance(error, OperationalError | InterfaceError | DBAPIError):
+        return (
+            "The database is not reachable right now, so this page cannot be shown. Nothing you saved is lost; "
+            "try again in a moment. The details are in the server log."
+        )
+    try:
+        from chromadb.errors import ChromaError
+    except ImportError:  # pragma: no cover - chromadb is a dependency
+        return None
+    if isinstance(error, ChromaError):
+        return (
+            "The knowledge base is not available right now (an administrator can run `backlog doctor --repair`). "
+            "The details are in the server log."
+        )
+    return None
