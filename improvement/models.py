@@ -94,6 +94,18 @@ class Page:
 
 
 @dataclass(frozen=True)
+class MergePreview:
+    """What a merge would combine: the item that stays, the items folded into it, and the totals after."""
+
+    target: ItemView
+    sources: list[ItemView]
+    report_count: int
+    value_at_risk: float
+    customers_affected: int
+    currencies: list[str]
+
+
+@dataclass(frozen=True)
 class SimilarProblem:
     problem_id: int
     improvement_id: int

@@ -29,6 +29,7 @@ from improvement.models import (
     ItemFilter,
     ItemView,
     LoggedProblem,
+    MergePreview,
     Page,
     ProblemFacts,
     ProblemView,
@@ -44,6 +45,8 @@ log = logging.getLogger(__name__)
 MAX_PAGE = 1000
 # Filters the rollups cannot answer (text search) count matching items; past this many the page says "10,000+".
 COUNT_LIMIT = 10_000
+# History field on a merged item listing the ids of the reports that moved out of it (for unmerge).
+MERGED_REPORTS = "merged_reports"
 
 
 class ProblemIndex(Protocol):
@@ -588,7 +591,9 @@ class BacklogService:
             moved.clear()  # a retried transaction starts again from nothing
             for source_id in sources:
                 source = self._load_for_edit(session, source_id, None)
+                moved_ids = []
                 for problem in list(source.problems):
+                    moved_ids.append(problem.id)
                     problem.improvement_id = target.id
                     moved.append(
                         (problem.id, target.id, problem.title, problem_text(problem.title, problem.description))
@@ -605,6 +610,17 @@ class BacklogService:
                         new_value=str(target.id),
                     )
                 )
+                # Which reports moved: what `unmerge` needs to split them back.
+                session.add(
+                    Change(
+                        improvement_id=source.id,
+                        changed_at=now,
+                        changed_by=actor,
+                        field=MERGED_REPORTS,
+                        old_value=None,
+                        new_value=",".join(str(i) for i in moved_ids),
+                    )
+                )
                 changed.append(("merged", None, f"item {source.id} ({source.report_count} report(s))"))
             session.flush()
             session.expire(target, ["problems"])
@@ -612,6 +628,86 @@ class BacklogService:
             return changed
 
         view = self._commit_edit(target_id, None, actor, apply)
+        self._index_problems(moved)
+        return view
+
+    def merge_preview(self, target_id: int, source_ids: Sequence[int]) -> MergePreview:
+        """What merging ``source_ids`` into ``target_id`` would combine; writes nothing."""
+        sources = sorted({int(s) for s in source_ids} - {target_id})
+        if not sources:
+            raise DomainError("choose at least one other item to merge into this one", field="source_ids")
+        with self._sessions() as session:
+            rows = [self._load_for_edit(session, i, None) for i in [target_id, *sources]]
+            views = [item_view(r) for r in rows]
+        return MergePreview(
+            target=views[0],
+            sources=views[1:],
+            report_count=sum(v.report_count for v in views),
+            value_at_risk=round(sum(v.value_at_risk for v in views), 2),
+            customers_affected=sum(v.customers_affected for v in views),
+            currencies=sorted({v.currency for v in views}),
+        )
+
+    def unmerge(self, source_id: int, *, actor: str) -> ItemView:
+        """Split a merged item back out: the reports it brought return to it, and both totals are recomputed.
+
+        The reports are the ones the merge recorded in the item's history; a report another unmerge has
+        since moved elsewhere stays where it is.
+        """
+        actor = domain.clean_text(actor, field="actor", required=False, limit=domain.MAX_SHORT) or "anonymous"
+        moved: list[tuple[int, int, str, str]] = []
+
+        def work(session: Session) -> ItemView:
+            moved.clear()
+            source = repository.get_improvement(session, source_id)
+            if source is None:
+                raise NotFound(f"no backlog item with id {source_id}", field="id")
+            if source.merged_into_id is None:
+                raise DomainError(f"item {source_id} is not merged into another item", field="id")
+            target = repository.get_improvement(session, source.merged_into_id)
+            if target is None:
+                raise NotFound(f"item {source_id} was merged into an item that no longer exists", field="id")
+            if target.merged_into_id is not None:
+                raise DomainError(
+                    f"item {target.id} was itself merged into item {target.merged_into_id}; "
+                    f"unmerge item {target.id} first",
+                    field="id",
+                )
+            recorded = [c for c in repository.history(session, source.id) if c.field == MERGED_REPORTS]
+            if not recorded:
+                raise DomainError(
+                    f"item {source_id} was merged before merges recorded their reports; "
+                    "its reports cannot be told apart",
+                    field="id",
+                )
+            ids = [int(i) for i in (recorded[-1].new_value or "").split(",") if i.strip()]
+            problems = [p for p in repository.problems_by_ids(session, ids) if p.improvement_id == target.id]
+            if not problems:
+                raise DomainError(f"the reports of item {source_id} are no longer in item {target.id}", field="id")
+            now = utcnow()
+            for problem in problems:
+                problem.improvement_id = source.id
+                moved.append((problem.id, source.id, problem.title, problem_text(problem.title, problem.description)))
+            source.merged_into_id = None
+            session.flush()
+            session.expire(source, ["problems"])
+            session.expire(target, ["problems"])
+            _recompute_totals(source, source.problems)
+            _recompute_totals(target, target.problems)
+            record_changes(session, source, [("merged_into", target.id, None)], actor=actor, now=now)
+            record_changes(
+                session, target, [("unmerged", f"item {source.id} ({len(problems)} report(s))", None)], actor=actor, now=now
+            )
+            session.flush()
+            return item_view(source)
+
+        try:
+            view = run_in_transaction(self._sessions, work)
+        except StaleDataError:
+            raise StaleEdit(
+                f"item {source_id} or the item it is merged into was changed while you unmerged; try again",
+                field="version",
+            ) from None
         self._index_problems(moved)
         return view
 
