@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -268,7 +268,7 @@ class BacklogService:
         new = raw if isinstance(raw, NewProblem) else validate_problem(raw)
         actor = domain.clean_text(actor, field="actor", required=False, limit=domain.MAX_SHORT) or "anonymous"
         vector = self._embed(new.text) if self._embed is not None else None  # embedded once, used four times
-        similar = self.similar_problems(new.text, k=5, vector=vector)
+        similar = self.similar_problems(new.text, k=10, vector=vector)
         if classification is None:
             classification = self.classifier().classify([new.text], None if vector is None else vector[None, :])[0]
         suggestions = self._suggest(new, Kind(new.kind) if new.kind else classification.kind, vector)
@@ -396,6 +396,31 @@ class BacklogService:
             for f in found
             if f.problem_id in current
         ]
+
+    def recent_duplicates(
+        self,
+        raw: Mapping[str, Any],
+        *,
+        days: int = 7,
+        min_similarity: float = 0.85,
+        now: datetime | None = None,
+    ) -> list[tuple[SimilarProblem, datetime]]:
+        """Very similar problems logged in the last ``days``, with when: asked before saving a new one.
+
+        Input that does not validate returns nothing here; saving it reports the errors.
+        """
+        try:
+            new = validate_problem(raw)
+        except DomainError:
+            return []
+        vector = self._embed(new.text) if self._embed is not None else None
+        found = self.similar_problems(new.text, k=5, min_similarity=min_similarity, vector=vector)
+        if not found:
+            return []
+        since = (now or utcnow()) - timedelta(days=days)
+        with self._sessions() as session:
+            logged = {p.id: _aware(p.created_at) for p in repository.problems_by_ids(session, [f.problem_id for f in found])}
+        return [(f, logged[f.problem_id]) for f in found if f.problem_id in logged and logged[f.problem_id] >= since]
 
     # Reading ------------------------------------------------------------------------------------
     def list_items(
