@@ -212,6 +212,17 @@ class ItemFilter:
     quarters: Sequence[str] = ()
     owners: Sequence[str] = ()
     needs_review: bool | None = None
-    text: str = ""
+    text: str = ""  # a substring of the title or description
+    words: str = ""  # words in any order, stemmed (full-text search)
     include_merged: bool = False
     ids: Sequence[int] = field(default_factory=tuple)
+
+
+@dataclass(frozen=True)
+class SavedFilterView:
+    """A named backlog filter someone saved, to reopen later."""
+
+    name: str
+    filters: ItemFilter
+    sort: str
+    created_by: str

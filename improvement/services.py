@@ -8,6 +8,7 @@ when a problem must be classified, so listing never loads a model), and optional
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
@@ -17,7 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
 from db import repository
-from db.models import Change, Improvement, Problem
+from db.models import Change, Improvement, Problem, SavedView
 from db.transactions import run_in_transaction
 from improvement import domain
 from improvement.domain import DecidedBy, DomainError, Kind, NotFound, StaleEdit, Status
@@ -32,6 +33,7 @@ from improvement.models import (
     MergePreview,
     Page,
     ProblemFacts,
+    SavedFilterView,
     ProblemView,
     SimilarProblem,
     Suggestions,
@@ -760,3 +762,57 @@ class BacklogService:
 
         run_in_transaction(self._sessions, work)
         return len(improvement_ids)
+
+    # Saved views ----------------------------------------------------------------------------------
+    def merged_items(self, improvement_id: int) -> list[ItemView]:
+        """The items merged into this one, each of which can be split back out with :meth:`unmerge`."""
+        with self._sessions() as session:
+            return [item_view(r) for r in repository.merged_into(session, improvement_id)]
+
+    def save_view(self, name: str, flt: ItemFilter, *, sort: str = "priority", actor: str) -> SavedFilterView:
+        """Save the filters under a name anyone can reopen; saving an existing name replaces its filters."""
+        name = domain.clean_text(name, field="name", required=True, limit=100)
+        actor = domain.clean_text(actor, field="actor", required=False, limit=domain.MAX_SHORT) or "anonymous"
+        if sort not in repository.SORTS:
+            raise DomainError(f"unknown sort {sort!r}: use one of {', '.join(repository.SORTS)}", field="sort")
+        data = json.dumps(
+            {
+                "kinds": list(flt.kinds),
+                "statuses": list(flt.statuses),
+                "quarters": list(flt.quarters),
+                "owners": list(flt.owners),
+                "needs_review": flt.needs_review,
+                "text": flt.text,
+                "words": flt.words,
+                "sort": sort,
+            }
+        )
+
+        def work(session: Session) -> None:
+            row = repository.saved_view_by_name(session, name)
+            if row is None:
+                session.add(SavedView(name=name, filters=data, created_by=actor, created_at=utcnow()))
+            else:
+                row.filters, row.created_by, row.created_at = data, actor, utcnow()
+
+        run_in_transaction(self._sessions, work)
+        return SavedFilterView(name, flt, sort, actor)
+
+    def saved_views(self) -> list[SavedFilterView]:
+        with self._sessions() as session:
+            rows = [(r.name, r.filters, r.created_by) for r in repository.saved_views(session)]
+        views = []
+        for name, raw, created_by in rows:
+            data = json.loads(raw)
+            sort = data.pop("sort", "priority")
+            views.append(SavedFilterView(name, ItemFilter(**data), sort, created_by))
+        return views
+
+    def delete_view(self, name: str) -> None:
+        def work(session: Session) -> None:
+            row = repository.saved_view_by_name(session, name)
+            if row is None:
+                raise NotFound(f"no saved view called {name!r}", field="name")
+            session.delete(row)
+
+        run_in_transaction(self._sessions, work)
