@@ -101,7 +101,6 @@ with st.form("log_problem", clear_on_submit=False, border=True):
     submitted = st.form_submit_button("Log and classify", type="primary")
 
 
-
 def save(raw: dict[str, object]) -> None:
     """Log the problem; on success the form empties, on bad input each message goes under its field."""
     st.session_state.pop("log_duplicates", None)
@@ -215,9 +214,7 @@ def render_similar(result: LoggedProblem) -> None:
     merged = st.session_state.get("log_merged")
     if merged is not None and merged[0] == result.improvement_id:
         source_id, target_id = merged
-        st.success(
-            f"Merged item #{source_id} into item #{target_id}; every report is kept.", icon=":material/merge:"
-        )
+        st.success(f"Merged item #{source_id} into item #{target_id}; every report is kept.", icon=":material/merge:")
         if st.button("Undo the merge", key=f"log_unmerge_{source_id}", icon=":material/undo:"):
             try:
                 backend().backlog().unmerge(source_id, actor=actor())

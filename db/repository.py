@@ -107,8 +107,9 @@ def _pg_words_match(words: list[str], session: Session) -> ColumnElement[bool]:
     both databases answering alike.
     """
     sizes = session.execute(
-        text("SELECT w, numnode(plainto_tsquery('english'::regconfig, w)) FROM unnest(CAST(:words AS text[])) AS w")
-        .bindparams(words=words)
+        text(
+            "SELECT w, numnode(plainto_tsquery('english'::regconfig, w)) FROM unnest(CAST(:words AS text[])) AS w"
+        ).bindparams(words=words)
     ).all()
     content = [w for w, size in sizes if size > 0]
     stop = [w for w, size in sizes if size == 0]

@@ -33,8 +33,8 @@ from improvement.models import (
     MergePreview,
     Page,
     ProblemFacts,
-    SavedFilterView,
     ProblemView,
+    SavedFilterView,
     SimilarProblem,
     Suggestions,
 )
@@ -421,7 +421,9 @@ class BacklogService:
             return []
         since = (now or utcnow()) - timedelta(days=days)
         with self._sessions() as session:
-            logged = {p.id: _aware(p.created_at) for p in repository.problems_by_ids(session, [f.problem_id for f in found])}
+            logged = {
+                p.id: _aware(p.created_at) for p in repository.problems_by_ids(session, [f.problem_id for f in found])
+            }
         return [(f, logged[f.problem_id]) for f in found if f.problem_id in logged and logged[f.problem_id] >= since]
 
     # Reading ------------------------------------------------------------------------------------
@@ -723,7 +725,11 @@ class BacklogService:
             _recompute_totals(target, target.problems)
             record_changes(session, source, [("merged_into", target.id, None)], actor=actor, now=now)
             record_changes(
-                session, target, [("unmerged", f"item {source.id} ({len(problems)} report(s))", None)], actor=actor, now=now
+                session,
+                target,
+                [("unmerged", f"item {source.id} ({len(problems)} report(s))", None)],
+                actor=actor,
+                now=now,
             )
             session.flush()
             return item_view(source)

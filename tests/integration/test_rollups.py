@@ -141,7 +141,8 @@ def test_every_trigger_exists_after_upgrading(sessions) -> None:  # type: ignore
             expected = {f"improvements_rollup_{e}" for e in ("insert", "update", "delete", "truncate")}
         else:
             names = set(session.scalars(text("SELECT name FROM sqlite_master WHERE type = 'trigger'")))
-            expected = {f"improvements_{t}_{e}" for t in ("rollup", "text", "words") for e in ("insert", "update", "delete")}
+            tables = ("rollup", "text", "words")
+            expected = {f"improvements_{t}_{e}" for t in tables for e in ("insert", "update", "delete")}
     assert names == expected
 
 

@@ -37,7 +37,12 @@ def test_words_match_in_any_order_with_stemming(service: BacklogService) -> None
 
 def test_saved_views_are_named_reopened_replaced_and_deleted(service: BacklogService) -> None:
     flt = ItemFilter(
-        kinds=["kaizen"], statuses=["new", "triaged"], quarters=[], owners=["Kim"], words="delivery slot", needs_review=True
+        kinds=["kaizen"],
+        statuses=["new", "triaged"],
+        quarters=[],
+        owners=["Kim"],
+        words="delivery slot",
+        needs_review=True,
     )
     service.save_view("My kaizen triage", flt, sort="value_at_risk", actor="ana")
     service.save_view("Everything", ItemFilter(), actor="ben")
