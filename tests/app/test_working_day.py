@@ -98,3 +98,116 @@ def test_the_form_clears_after_saving_and_a_repeat_is_warned_before_saving() -> 
     assert not at.exception
     assert service().list_items().total == 2
     assert at.text_area(key="log_description").value == ""
+
+
+def click(at: AppTest, *, cell: tuple[int, str] | None = None, rows: list[int] | None = None) -> None:
+    """What the browser sends when a person clicks a cell or ticks rows of the backlog table."""
+    key = at.session_state["backlog_table_key"]
+    at.session_state[key] = {
+        "selection": {"rows": rows or [], "columns": [], "cells": [list(cell)] if cell else []}
+    }
+    at.run()
+    assert not at.exception, at.exception
+
+
+def test_clicking_a_row_opens_its_item() -> None:
+    from improvement.cli import main
+
+    main(["add", "The tracking page shows in transit for a week", "--value", "100"])
+    main(["add", "Mortgage approval passes five departments over eight weeks", "--value", "90000"])
+    at = app("app_pages/backlog.py")
+    assert at.subheader[0].value.startswith("#2 ")  # the highest priority first
+    click(at, cell=(1, "title"))
+    assert at.subheader[0].value.startswith("#1 ")
+    assert not [s for s in at.selectbox if s.key == "selected_item"]  # no dropdown to open items
+
+
+def test_bulk_change_across_two_pages_with_a_count_and_a_confirmation() -> None:
+    from improvement.cli import main
+
+    assert main(["seed-demo", "--count", "120", "--no-index"]) == 0
+    at = app("app_pages/backlog.py")
+    first_page = service().list_items(limit=50).items
+    second_page = service().list_items(limit=50, offset=50).items
+    on_first = [n for n, i in enumerate(first_page) if i.status == "new"][:2]
+    on_second = [n for n, i in enumerate(second_page) if i.status == "new"][:1]
+    assert len(on_first) == 2 and len(on_second) == 1
+    click(at, rows=on_first)
+    assert any("2 item(s) selected" in m.value for m in at.markdown)
+    at.number_input(key="f_page").set_value(2).run()
+    click(at, rows=on_second)
+    assert any("3 item(s) selected" in m.value for m in at.markdown)
+    at.number_input(key="f_page").set_value(1).run()  # back on page 1, its ticks are still there
+    assert sorted(at.session_state[at.session_state["backlog_table_key"]]["selection"]["rows"]) == on_first
+    at.selectbox(key="bulk_status").set_value("triaged")
+    at.text_input(key="bulk_owner").set_value("Kim").run()
+    at.button(key="bulk_go").click().run()
+    assert any("Change 3 item(s)" in w.value for w in at.warning)
+    chosen = [first_page[n].id for n in on_first] + [second_page[n].id for n in on_second]
+    assert service().get_item(chosen[0]).item.status == "new"  # not before the confirmation
+    at.button(key="bulk_confirm").click().run()
+    assert not at.exception
+    assert [service().get_item(i).item.status for i in chosen] == ["triaged"] * 3
+    assert [service().get_item(i).item.owner for i in chosen] == ["Kim"] * 3
+    assert any("Updated 3 item(s)" in s.value for s in at.success)
+    # The table is read again: the page shows the new values, not the old ones.
+    table = at.dataframe[0].value.set_index("id")
+    assert (table.loc[chosen[0], "status"], table.loc[chosen[0], "owner"]) == ("Triaged", "Kim")
+    assert not any("item(s) selected" in m.value for m in at.markdown)
+
+
+def test_merge_on_the_backlog_page_is_previewed_and_can_be_split_back() -> None:
+    from improvement.cli import main
+
+    main(["add", "Parcel cards don't say which depot holds the parcel", "--value", "5000"])
+    main(["add", "The missed-delivery card has no depot address on it", "--value", "100"])
+    at = app("app_pages/backlog.py")
+    assert at.subheader[0].value.startswith("#1 ")
+    at.text_input(key="merge_ids_1").set_value("2").run()
+    assert any("#2 The missed-delivery card" in m.value.replace("\\", "") for m in at.markdown)  # the preview
+    assert service().get_item(2).item.merged_into_id is None
+    at.button(key="merge_go_1").click().run()  # one click merges
+    assert not at.exception
+    assert service().get_item(2).item.merged_into_id == 1
+    assert any("now has 2 report(s)" in s.value for s in at.success)
+    assert not any("Someone else saved" in w.value for w in at.warning)  # it was my own merge
+    at.button(key="unmerge_2").click().run()
+    assert not at.exception
+    assert service().get_item(2).item.merged_into_id is None
+    assert service().get_item(1).item.report_count == 1
+    assert not any("Someone else saved" in w.value for w in at.warning)
+
+
+def test_the_saved_message_is_next_to_the_form_and_history_is_readable() -> None:
+    from improvement.cli import main
+
+    main(["add", "The tracking page shows in transit for a week"])
+    at = app("app_pages/backlog.py")
+    at.selectbox(key="edit_status_1_1").set_value("triaged")
+    at.button(key="FormSubmitter:edit_item_1-Save").click().run()
+    assert not at.exception
+    assert any("Saved item #1" in s.value for s in at.success)
+    assert "Triaged" in at.dataframe[0].value["status"].tolist()  # the table shows the saved value
+    history = [m.value for m in at.markdown if "status:" in m.value]
+    assert history and "New → Triaged" in history[0]
+
+
+def test_word_search_saved_views_and_the_board() -> None:
+    from improvement.cli import main
+
+    main(["add", "The app logs customers out after every update", "--quarter", "2026-Q4"])
+    main(["add", "Refunds take a month to reach the card", "--quarter", "2026-Q4"])
+    at = app("app_pages/backlog.py")
+    at.text_input(key="f_search").set_value("logs out").run()
+    assert at.dataframe[0].value["id"].tolist() == [1]
+    at.text_input(key="view_name").set_value("Log-outs")
+    at.button(key="view_save").click().run()
+    assert any("Saved the view" in s.value for s in at.success)
+    at.text_input(key="f_search").set_value("").run()
+    assert len(at.dataframe[0].value) == 2
+    at.selectbox(key="saved_view").set_value("Log-outs").run()
+    assert at.text_input(key="f_search").value == "logs out"
+    assert at.dataframe[0].value["id"].tolist() == [1]
+    at.text_input(key="f_search").set_value("").run()
+    at.button_group(key="view_mode").set_value("board").run() if hasattr(at, "button_group") else None
+    assert not at.exception
