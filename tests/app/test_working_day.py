@@ -209,5 +209,30 @@ def test_word_search_saved_views_and_the_board() -> None:
     assert at.text_input(key="f_search").value == "logs out"
     assert at.dataframe[0].value["id"].tolist() == [1]
     at.text_input(key="f_search").set_value("").run()
-    at.button_group(key="view_mode").set_value("board").run() if hasattr(at, "button_group") else None
+    at.button_group(key="view_mode").set_value("board").run()
     assert not at.exception
+    assert [m.value for m in at.markdown if m.value.startswith("**New**")] == ["**New** · 2"]
+    at.button(key="board_open_1").click().run()
+    assert at.subheader[0].value.startswith("#1 ")
+
+
+def test_knowledge_upload_refreshes_the_table_and_remove_asks_first() -> None:
+    at = app("app_pages/knowledge.py")
+    assert any("4 document(s)" in c.value for c in at.caption)
+    from app_pages.common import backend
+
+    # An upload through the same call the Ingest button makes, then the page is shown again.
+    backend().knowledge.ingest_upload("proactive.md", b"# Proactive service\\n\\nCall customers before they call.\\n")
+    at.run()
+    assert any("5 document(s)" in c.value for c in at.caption)
+    at.selectbox(key="kb_remove_choice").set_value("proactive.md")
+    at.button(key="kb_remove").click().run()
+    assert any("Remove" in w.value and "chunks?" in w.value for w in at.warning)
+    assert any("5 document(s)" in c.value for c in at.caption)  # nothing removed yet
+    at.button(key="kb_remove_cancel").click().run()
+    assert any("5 document(s)" in c.value for c in at.caption)
+    at.button(key="kb_remove").click().run()
+    at.button(key="kb_remove_confirm").click().run()
+    assert not at.exception
+    assert any("4 document(s)" in c.value for c in at.caption)  # the table is read again
+    assert any("Removed" in s.value for s in at.success)  # and the message is still there
