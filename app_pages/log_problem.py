@@ -8,7 +8,7 @@ from improvement.domain import DomainError, Kind
 from improvement.models import LoggedProblem, SimilarProblem
 from improvement.validation import ValidationFailed
 
-st.title("📝 Log a customer problem")
+st.title(":material/edit_note: Log a customer problem")
 st.caption(
     "Say what the customer experienced. The classifier tells you what kind of improvement it calls for, "
     "why, and how sure it is; you can always decide otherwise."
@@ -51,7 +51,7 @@ MAX_SIMILAR_ITEMS = 5
 def field_error(*names: str) -> None:
     for name in names:
         if name in errors:
-            st.error(f"**{name.replace('_', ' ').capitalize()}**: {safe(errors[name])}", icon="⚠️")
+            st.error(f"**{name.replace('_', ' ').capitalize()}**: {safe(errors[name])}", icon=":material/error:")
 
 
 with st.form("log_problem", clear_on_submit=False, border=True):
@@ -170,7 +170,7 @@ def render_suggestions(result: LoggedProblem) -> None:
     suggestions = result.suggestions
     st.markdown("#### Suggested next steps")
     if not suggestions.fix_options and not suggestions.idea_options:
-        st.info("No playbook pattern fits this problem well enough to suggest one.", icon="🤷")
+        st.info("No playbook pattern fits this problem well enough to suggest one.", icon=":material/search_off:")
         return
     fix_choice = idea_choice = 0
     if suggestions.fix_options:
@@ -286,7 +286,9 @@ if result is not None:
         st.subheader(f"{KIND_ICONS[result.kind]} This calls for **{result.kind}**")
         st.progress(min(max(result.confidence, 0.0), 1.0), text=f"Confidence {percent(result.confidence)}")
         if result.needs_review:
-            st.warning("Needs review: the classifier is not sure. Please decide the kind below.", icon="🔎")
+            st.warning(
+                "Needs review: the classifier is not sure. Please decide the kind below.", icon=":material/rate_review:"
+            )
         st.markdown(f"**Why:** {safe(result.rationale)}")
         st.caption(f"Saved as backlog item #{result.improvement_id} (problem #{result.problem_id}).")
         with st.form("override_kind"):

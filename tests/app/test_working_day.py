@@ -103,9 +103,7 @@ def test_the_form_clears_after_saving_and_a_repeat_is_warned_before_saving() -> 
 def click(at: AppTest, *, cell: tuple[int, str] | None = None, rows: list[int] | None = None) -> None:
     """What the browser sends when a person clicks a cell or ticks rows of the backlog table."""
     key = at.session_state["backlog_table_key"]
-    at.session_state[key] = {
-        "selection": {"rows": rows or [], "columns": [], "cells": [list(cell)] if cell else []}
-    }
+    at.session_state[key] = {"selection": {"rows": rows or [], "columns": [], "cells": [list(cell)] if cell else []}}
     at.run()
     assert not at.exception, at.exception
 
@@ -236,3 +234,26 @@ def test_knowledge_upload_refreshes_the_table_and_remove_asks_first() -> None:
     assert not at.exception
     assert any("4 document(s)" in c.value for c in at.caption)  # the table is read again
     assert any("Removed" in s.value for s in at.success)  # and the message is still there
+
+
+def test_assistant_shows_headings_as_plain_text_and_no_empty_citation() -> None:
+    from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
+    from langchain_core.messages import AIMessage
+
+    at = app("app_pages/assistant.py")
+    at.session_state["assistant_chat_model"] = GenericFakeChatModel(
+        messages=iter([AIMessage(content="- # Pre-empt problems ## for all customers [1]\n- [2]\n")])
+    )
+    at.chat_input(key="chat_question").set_value("How do leaders pre-empt problems?").run()
+    assert not at.exception
+    shown = [m.value for m in at.markdown if "Pre" in m.value]
+    assert shown and shown[0].replace("\\", "") == "Pre-empt problems for all customers [1] [2]"
+    assert not any(m.value.strip().replace("\\", "") in ("- [2]", "[2]") for m in at.markdown)
+
+
+def test_an_off_topic_question_lists_no_sources_and_no_cards() -> None:
+    at = app("app_pages/assistant.py")
+    at.chat_input(key="chat_question").set_value("What is the boiling point of tungsten in kelvin?").run()
+    assert not at.exception
+    assert not [e for e in at.expander if e.label.startswith("[")]
+    assert not any(m.value in ("**Sources**", "**Proactive fixes**", "**Cross-industry ideas**") for m in at.markdown)
