@@ -12,15 +12,17 @@ from improvement.wiring import outage_message
 
 log = logging.getLogger("improvement.app")
 
-st.set_page_config(page_title="Improvement Backlog", page_icon="🧭", layout="wide")
+st.set_page_config(page_title="Improvement Backlog", page_icon=":material/explore:", layout="wide")
 
-backlog_page = st.Page("app_pages/backlog.py", title="Backlog", icon="📋", url_path="backlog")
+backlog_page = st.Page("app_pages/backlog.py", title="Backlog", icon=":material/view_list:", url_path="backlog")
 pages = [
-    st.Page("app_pages/log_problem.py", title="Log a problem", icon="📝", default=True, url_path="log"),
+    st.Page(
+        "app_pages/log_problem.py", title="Log a problem", icon=":material/edit_note:", default=True, url_path="log"
+    ),
     backlog_page,
-    st.Page("app_pages/review.py", title="Quarterly review", icon="📊", url_path="review"),
-    st.Page("app_pages/assistant.py", title="Assistant", icon="💬", url_path="assistant"),
-    st.Page("app_pages/knowledge.py", title="Knowledge base", icon="📚", url_path="knowledge"),
+    st.Page("app_pages/review.py", title="Quarterly review", icon=":material/monitoring:", url_path="review"),
+    st.Page("app_pages/assistant.py", title="Assistant", icon=":material/chat:", url_path="assistant"),
+    st.Page("app_pages/knowledge.py", title="Knowledge base", icon=":material/library_books:", url_path="knowledge"),
 ]
 
 try:
@@ -56,4 +58,4 @@ except Exception as error:
         raise  # a bug: Streamlit shows no details to users (client.showErrorDetails = "none")
     reference = uuid.uuid4().hex[:8]
     log.error("a page could not be shown (reference %s)", reference, exc_info=error)
-    st.error(f"{message} (reference {reference})", icon="🔌")
+    st.error(f"{message} (reference {reference})", icon=":material/power_off:")

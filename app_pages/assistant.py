@@ -3,8 +3,8 @@
 import streamlit as st
 
 from app_pages.common import backend
-from app_pages.display import label, safe, safe_stream
-from assistant.chain import Assistant
+from app_pages.display import label, safe
+from assistant.chain import Assistant, plain_text
 from improvement.domain import DomainError, clean_text
 
 
@@ -13,7 +13,7 @@ def assistant_service() -> Assistant:
     return Assistant.from_backend(backend())
 
 
-st.title("💬 Assistant")
+st.title(":material/chat: Assistant")
 assistant = assistant_service()
 # A chat model placed in the session (tests use LangChain's fake chat models) replaces the configured one.
 if st.session_state.get("assistant_chat_model") is not None:
@@ -49,9 +49,11 @@ history = st.session_state.setdefault("chat_history", [])
 
 def render_answer(answer) -> None:  # type: ignore[no-untyped-def]
     if answer.notice:
-        st.warning(f"{safe(answer.notice)}: showing what retrieval and the playbook found.", icon="⚠️")
+        st.warning(f"{safe(answer.notice)}: showing what retrieval and the playbook found.", icon=":material/warning:")
     if answer.dropped:
         st.caption(f"{safe(answer.dropped)} The answer above is built from the cited passages.")
+    if not answer.covered and answer.problem_id is None:
+        return  # an off-topic question: the articles do not answer it, so no sources and no cards
     if answer.citations:
         st.markdown("**Sources**")
         for citation in answer.citations:
@@ -84,7 +86,7 @@ for turn in history:
     with st.chat_message("user"):
         st.text(turn["question"])
     with st.chat_message("assistant"):
-        st.markdown(safe(turn["answer"].answer))
+        st.markdown(safe(plain_text(turn["answer"].answer)))
         render_answer(turn["answer"])
 
 placeholder = "Ask about this problem, or press Enter" if problem else "Ask about customer-centric leadership…"
@@ -110,11 +112,13 @@ if question is not None:
     with st.chat_message("assistant"):
         stream = assistant.answer_stream(text, problem, problem_kind)
         streaming = st.empty()
-        said: list[str] = []  # the model's words as it wrote them; the page shows them escaped
-        with streaming.container():
-            st.write_stream(safe_stream(stream, said))
+        chunks: list[str] = []
+        # Shown as plain, escaped text while it streams: a heading in a passage never renders huge.
+        for chunk in stream:
+            chunks.append(chunk)
+            streaming.markdown(safe(plain_text("".join(chunks))))
         answer = stream.answer
         # The final text replaces the stream: uncited model prose is dropped for the cited passages.
-        streaming.markdown(safe(answer.answer))
+        streaming.markdown(safe(plain_text(answer.answer)))
         render_answer(answer)
     history.append({"question": text, "answer": answer})

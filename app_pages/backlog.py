@@ -1,32 +1,123 @@
-"""The backlog: filter, search, sort and page through items; edit one; merge; bulk actions."""
+"""The backlog: filter, search, saved views; a table or a board by status; click a row to open an item;
+tick items on any page for bulk changes; edit, merge (previewed, confirmed) and unmerge."""
 
+import dataclasses
+import hashlib
 import math
 
 import pandas as pd
 import streamlit as st
 
-from app_pages.common import STATUS_LABELS, actor, backend, safe, status_label
+from app_pages.common import KIND_ICONS, STATUS_LABELS, actor, backend, safe, status_label
 from improvement.classification import percent
 from improvement.domain import TRANSITIONS, DomainError, Kind, StaleEdit, Status
-from improvement.models import ItemFilter
+from improvement.models import ItemDetail, ItemFilter, ItemView
 from improvement.validation import ValidationFailed
 
 PAGE_SIZE = 50
+BOARD_CARDS = 12
+SORTS = ["priority", "value_at_risk", "newest", "oldest", "confidence"]
+SORT_LABELS = {
+    "priority": "Priority",
+    "value_at_risk": "Value at risk",
+    "newest": "Newest",
+    "oldest": "Oldest",
+    "confidence": "Least confident first",
+}
+SEARCH_MODES = {"words": "Words, any order", "text": "Exact text"}
 service = backend().backlog(with_models=False)
+state = st.session_state
+selected: set[int] = state.setdefault("bulk_selected", set())  # ticked items, on any page
+opened_versions: dict[int, int] = state.setdefault("opened_versions", {})
 
-st.title("📋 Backlog")
-if flash := st.session_state.pop("backlog_flash", None):
-    st.success(flash)
+
+def open_view() -> None:
+    """Fill the filters from the saved view just chosen (a callback: it runs before the widgets)."""
+    name = state.get("saved_view")
+    view = next((v for v in service.saved_views() if v.name == name), None)
+    if view is None:
+        return
+    flt = view.filters
+    state["f_kind"] = list(flt.kinds)
+    state["f_status"] = list(flt.statuses)
+    state["f_quarter"] = list(flt.quarters)
+    state["f_owner"] = list(flt.owners)
+    state["f_review"] = bool(flt.needs_review)
+    state["f_search"] = flt.words or flt.text
+    state["f_mode"] = "text" if flt.text and not flt.words else "words"
+    state["f_sort"] = view.sort
+    state["view_name"] = view.name
+
+
+def forget_item(*item_ids: int) -> None:
+    """After this person's own write the items reopen at their new version (no 'someone else saved')."""
+    for item_id in item_ids:
+        opened_versions.pop(item_id, None)
+    state["table_version"] = state.get("table_version", 0) + 1  # a fresh table, with the new values
+
+
+st.title(":material/view_list: Backlog")
 with st.container(border=True):
     c1, c2, c3, c4 = st.columns(4)
     kinds = c1.multiselect("Kind", [k.value for k in Kind], key="f_kind")
     statuses = c2.multiselect("Status", [s.value for s in Status], key="f_status", format_func=status_label)
     quarters = c3.multiselect("Quarter", list(reversed(service.distinct("quarter"))), key="f_quarter")
     owners = c4.multiselect("Owner", service.distinct("owner"), key="f_owner")
-    c5, c6, c7 = st.columns([3, 1, 1])
-    search = c5.text_input("Search title and description", key="f_search", max_chars=200)
-    needs_review = c6.checkbox("Needs review only", key="f_review")
-    sort = c7.selectbox("Sort by", ["priority", "value_at_risk", "newest", "oldest", "confidence"], key="f_sort")
+    c5, c6, c7, c8 = st.columns([3, 1.4, 1, 1], vertical_alignment="bottom")
+    search = c5.text_input(
+        "Search titles and descriptions",
+        key="f_search",
+        max_chars=200,
+        placeholder="e.g. logs out: finds 'logs customers out' and 'logging out'",
+    )
+    mode = c6.segmented_control(
+        "Match", list(SEARCH_MODES), format_func=SEARCH_MODES.__getitem__, key="f_mode", default="words"
+    )
+    needs_review = c7.checkbox("Needs review only", key="f_review")
+    sort = c8.selectbox("Sort by", SORTS, key="f_sort", format_func=SORT_LABELS.__getitem__)
+    views = service.saved_views()
+    v1, v2, v3, v4 = st.columns([2, 2, 1, 1], vertical_alignment="bottom")
+    v1.selectbox(
+        "Saved views",
+        [v.name for v in views],
+        index=None,
+        key="saved_view",
+        placeholder="Open a saved view…" if views else "No saved views yet",
+        on_change=open_view,
+    )
+    view_name = v2.text_input("Save these filters as", key="view_name", max_chars=100, placeholder="e.g. My triage")
+    if v3.button("Save view", key="view_save", icon=":material/bookmark_add:", width="stretch"):
+        try:
+            saved = ItemFilter(
+                kinds=kinds,
+                statuses=statuses,
+                quarters=quarters,
+                owners=owners,
+                needs_review=True if needs_review else None,
+                text=search.strip() if mode == "text" else "",
+                words=search.strip() if mode != "text" else "",
+            )
+            service.save_view(view_name, saved, sort=sort, actor=actor())
+            state["view_flash"] = f"Saved the view '{view_name.strip()}'."
+            st.rerun()
+        except DomainError as error:
+            st.error(f"Not saved: {safe(error)}", icon=":material/error:")
+    if v4.button(
+        "Delete view",
+        key="view_delete",
+        icon=":material/delete:",
+        width="stretch",
+        disabled=not state.get("saved_view"),
+    ):
+        try:
+            service.delete_view(str(state.get("saved_view")))
+            state["view_flash"] = f"Deleted the view '{state.get('saved_view')}'."
+            state.pop("saved_view", None)
+            st.rerun()
+        except DomainError as error:
+            st.error(safe(error), icon=":material/error:")
+    if flash := state.pop("view_flash", None):
+        st.success(safe(flash), icon=":material/check_circle:")
 
 flt = ItemFilter(
     kinds=kinds,
@@ -34,73 +125,298 @@ flt = ItemFilter(
     quarters=quarters,
     owners=owners,
     needs_review=True if needs_review else None,
-    text=search.strip(),
+    text=search.strip() if mode == "text" else "",
+    words=search.strip() if mode != "text" else "",
 )
-counted = service.list_items(flt, limit=1)
-total = counted.total
-pages = max(1, math.ceil(total / PAGE_SIZE))
-pager, counter = st.columns([1, 4], vertical_alignment="bottom")
-page_number = pager.number_input(f"Page (of {pages:,})", min_value=1, max_value=pages, value=1, key="f_page")
-page = service.list_items(flt, sort=sort, limit=PAGE_SIZE, offset=(page_number - 1) * PAGE_SIZE, with_total=False)
-counter.caption(
-    f"{total:,} item(s) match"
-    if counted.total_is_exact
-    else f"More than {total:,} items match: filter or search to narrow them down"
+signature = hashlib.sha1(repr((flt, sort)).encode()).hexdigest()[:10]
+if state.get("f_signature") != signature:  # new filters start on page 1
+    state["f_signature"] = signature
+    state["f_page"] = 1
+
+layout = st.segmented_control(
+    "View",
+    ["table", "board"],
+    format_func=lambda v: {"table": ":material/table_rows: Table", "board": ":material/view_kanban: Board"}[v],
+    key="view_mode",
+    default="table",
+    label_visibility="collapsed",
 )
 
-frame = pd.DataFrame(
-    [
-        {
-            "id": i.id,
-            "title": i.title,
-            "kind": i.kind,
-            "status": STATUS_LABELS[i.status],
-            "quarter": i.quarter,
-            "owner": i.owner or "",
-            "value at risk": i.value_at_risk,
-            "customers": i.customers_affected,
-            "priority": i.priority,
-            "confidence": i.confidence,
-            "review": "🔎" if i.needs_review else "",
-            "reports": i.report_count,
+
+def render_bulk_actions() -> None:
+    """Bulk changes on the ticked items of every page: a count, the change, then a confirmation."""
+    if flash := state.pop("bulk_flash", None):
+        st.success(flash, icon=":material/check_circle:")
+    if not selected:
+        st.caption("Tick rows (on any page) to change several items at once; click a row to open it.")
+        return
+    with st.container(border=True):
+        head, clear = st.columns([4, 1], vertical_alignment="center")
+        head.markdown(f"**{len(selected):,} item(s) selected** across pages for a bulk change")
+        if clear.button("Clear selection", key="bulk_clear", icon=":material/deselect:"):
+            selected.clear()
+            forget_item()
+            st.rerun()
+        c1, c2, c3, c4 = st.columns([1, 1, 1, 1], vertical_alignment="bottom")
+        bulk_status = c1.selectbox(
+            "Move to status",
+            [None, *[s.value for s in Status]],
+            key="bulk_status",
+            format_func=lambda s: status_label(s) if s else "(keep)",
+        )
+        bulk_owner = c2.text_input("Set owner", key="bulk_owner", max_chars=200)
+        bulk_quarter = c3.text_input("Set quarter", key="bulk_quarter", max_chars=7, placeholder="2026-Q4")
+        change = {"status": bulk_status, "owner": bulk_owner.strip() or None, "quarter": bulk_quarter.strip() or None}
+        if c4.button(
+            f"Apply to {len(selected):,} item(s)…",
+            key="bulk_go",
+            disabled=not any(change.values()),
+            icon=":material/edit_note:",
+        ):
+            state["bulk_pending"] = change
+        pending = state.get("bulk_pending")
+        if pending:
+            what = ", ".join(
+                f"{name} → {status_label(value) if name == 'status' else value}"
+                for name, value in pending.items()
+                if value
+            )
+            st.warning(f"Change {len(selected):,} item(s): {safe(what)}?", icon=":material/help:")
+            yes, no = st.columns(2)
+            if yes.button("Confirm the change", key="bulk_confirm", type="primary", icon=":material/done_all:"):
+                chosen = sorted(selected)
+                try:
+                    count = service.bulk_change(chosen, actor=actor(), **pending)
+                    state["bulk_flash"] = f"Updated {count:,} item(s): {safe(what)}."
+                    selected.clear()
+                    forget_item(*chosen)
+                except DomainError as error:
+                    st.error(f"Nothing was changed: {safe(error)}", icon=":material/error:")
+                    state.pop("bulk_pending", None)
+                    return
+                state.pop("bulk_pending", None)
+                st.rerun()
+            if no.button("Cancel", key="bulk_cancel", icon=":material/close:"):
+                state.pop("bulk_pending", None)
+                st.rerun()
+
+
+def render_table() -> list[ItemView]:
+    counted = service.list_items(flt, limit=1)
+    total = counted.total
+    pages = max(1, math.ceil(total / PAGE_SIZE))
+    if state.get("f_page", 1) > pages:
+        state["f_page"] = pages
+    pager, counter = st.columns([1, 4], vertical_alignment="bottom")
+    page_number = int(pager.number_input(f"Page (of {pages:,})", min_value=1, max_value=pages, key="f_page"))
+    page = service.list_items(flt, sort=sort, limit=PAGE_SIZE, offset=(page_number - 1) * PAGE_SIZE, with_total=False)
+    counter.caption(
+        f"{total:,} item(s) match"
+        if counted.total_is_exact
+        else f"More than {total:,} items match: filter or search to narrow them down"
+    )
+    render_bulk_actions()
+    ids = [i.id for i in page.items]
+    frame = pd.DataFrame(
+        [
+            {
+                "id": i.id,
+                "title": i.title,
+                "kind": i.kind,
+                "status": STATUS_LABELS.get(i.status, i.status),
+                "quarter": i.quarter,
+                "owner": i.owner or "",
+                "value at risk": i.value_at_risk,
+                "customers": i.customers_affected,
+                "priority": i.priority,
+                "confidence": i.confidence,
+                "review": "needs review" if i.needs_review else "",
+                "reports": i.report_count,
+            }
+            for i in page.items
+        ],
+        columns=[
+            "id",
+            "title",
+            "kind",
+            "status",
+            "quarter",
+            "owner",
+            "value at risk",
+            "customers",
+            "priority",
+            "confidence",
+            "review",
+            "reports",
+        ],
+    )
+    key = f"backlog_table_{signature}_{page_number}_{state.get('table_version', 0)}"
+    state["backlog_table_key"] = key
+    if key not in state:  # a page shown again: its ticks come back from the selection kept across pages
+        state[key] = {
+            "selection": {"rows": [n for n, i in enumerate(ids) if i in selected], "columns": [], "cells": []}
         }
-        for i in page.items
-    ]
-)
-st.dataframe(
-    frame,
-    hide_index=True,
-    width="stretch",
-    height=min(38 + 35 * max(len(frame), 1), 560),
-    column_config={
-        "id": st.column_config.NumberColumn(width="small", format="%d"),
-        "title": st.column_config.TextColumn(width="large"),
-        "value at risk": st.column_config.NumberColumn(format="localized"),
-        "customers": st.column_config.NumberColumn(format="localized"),
-        "confidence": st.column_config.ProgressColumn(min_value=0.0, max_value=1.0, format="%.2f"),
-        "priority": st.column_config.NumberColumn(format="%.1f"),
-    },
-)
+    event = st.dataframe(
+        frame,
+        key=key,
+        on_select="rerun",
+        selection_mode=["multi-row", "single-cell"],
+        hide_index=True,
+        width="stretch",
+        height=min(38 + 35 * max(len(frame), 1), 560),
+        column_config={
+            "id": st.column_config.NumberColumn(width="small", format="%d"),
+            "title": st.column_config.TextColumn(width="large"),
+            "value at risk": st.column_config.NumberColumn(format="localized"),
+            "customers": st.column_config.NumberColumn(format="localized"),
+            "confidence": st.column_config.ProgressColumn(min_value=0.0, max_value=1.0, format="%.2f"),
+            "priority": st.column_config.NumberColumn(format="%.1f"),
+        },
+    )
+    ticked = {ids[n] for n in event.selection.rows if n < len(ids)}
+    if ticked != selected & set(ids):
+        selected.difference_update(ids)
+        selected.update(ticked)
+        st.rerun()  # the count and the bulk panel above the table follow the ticks
+    cells = event.selection.cells
+    if cells and cells[0][0] < len(ids):
+        clicked = (key, tuple(cells[0]))
+        if state.get("last_cell") != clicked:
+            state["last_cell"] = clicked
+            state["open_item"] = ids[cells[0][0]]
+    return page.items
 
-if not page.items:
+
+def render_board() -> list[ItemView]:
+    """One column per status, the highest priority first; a card opens its item."""
+    shown = [Status(s) for s in statuses] if statuses else list(Status)
+    columns = st.columns(len(shown))
+    items: list[ItemView] = []
+    for column, status in zip(columns, shown, strict=True):
+        column_page = service.list_items(
+            dataclasses.replace(flt, statuses=[status.value]), sort=sort, limit=BOARD_CARDS
+        )
+        with column:
+            more = "" if column_page.total_is_exact else "+"
+            st.markdown(f"**{status_label(status.value)}** · {column_page.total:,}{more}")
+            for item in column_page.items:
+                with st.container(border=True):
+                    st.markdown(
+                        f"{KIND_ICONS.get(item.kind, '')} **#{item.id}** {safe(item.title[:90])}"
+                        f"{'…' if len(item.title) > 90 else ''}  \n"
+                        f"{item.value_at_risk:,.0f} {item.currency} · {item.owner and safe(item.owner) or 'no owner'}"
+                    )
+                    if st.button("Open", key=f"board_open_{item.id}", icon=":material/open_in_new:"):
+                        state["open_item"] = item.id
+            if column_page.total > len(column_page.items):
+                st.caption(f"and {column_page.total - len(column_page.items):,}{more} more")
+            items.extend(column_page.items)
+    return items
+
+
+items = render_board() if layout == "board" else render_table()
+if not items:
     st.info(
         "No items match. Log a problem, import a file with `backlog import`, or load demo data with "
-        "`backlog seed-demo`."
+        "`backlog seed-demo`.",
+        icon=":material/info:",
     )
     st.stop()
 
-st.divider()
-ids = [i.id for i in page.items]
-labels = {i.id: f"#{i.id} {i.title[:80]}" for i in page.items}
+
+def history_lines(detail: ItemDetail) -> list[str]:
+    """Every change as one readable line: when, who, what, from, to (status names as people say them)."""
+
+    def shown(field: str, value: str | None) -> str:
+        if value is None or value == "":
+            return "(empty)"
+        if field == "status":
+            return status_label(value)
+        return safe(value if len(value) <= 160 else value[:160] + "…")
+
+    return [
+        f"**{c.changed_at:%Y-%m-%d %H:%M}** · {safe(c.changed_by)} · {safe(c.field.replace('_', ' '))}: "
+        f"{shown(c.field, c.old_value)} → {shown(c.field, c.new_value)}"
+        for c in reversed(detail.history)
+    ]
 
 
-def item_label(item_id: int) -> str:
-    return labels.get(item_id, f"#{item_id}")
+def render_merge(item: ItemView) -> None:
+    """Merge other items into this one: typed numbers, a preview of what combines, a confirmation."""
+    with st.expander("Merge duplicates into this item", icon=":material/merge:"):
+        typed = st.text_input(
+            "Item numbers to merge into this one", key=f"merge_ids_{item.id}", placeholder="e.g. 57, 58"
+        )
+        numbers = [int(n) for n in typed.replace(",", " ").split() if n.isdigit()]
+        bad = [n for n in typed.replace(",", " ").split() if not n.isdigit()]
+        if bad:
+            st.error(f"Not an item number: {safe(' '.join(bad))}", icon=":material/error:")
+            return
+        if not numbers:
+            return
+        try:
+            preview = service.merge_preview(item.id, numbers)
+        except DomainError as error:
+            st.error(safe(error), icon=":material/error:")
+            return
+        st.markdown(f"This will fold into **#{item.id}**:")
+        for source in preview.sources:
+            st.markdown(
+                f"- #{source.id} {safe(source.title)} ({source.report_count} report(s), "
+                f"{source.value_at_risk:,.0f} {source.currency})"
+            )
+        st.markdown(
+            f"Afterwards #{item.id} holds **{preview.report_count} report(s)**, "
+            f"{preview.customers_affected:,} customers, {preview.value_at_risk:,.0f} "
+            f"{' + '.join(preview.currencies)} at risk. Every report is kept and the merge can be undone."
+        )
+        if st.button(
+            f"Merge {len(preview.sources)} item(s) into #{item.id}",
+            key=f"merge_go_{item.id}",
+            type="primary",
+            icon=":material/merge:",
+        ):
+            try:
+                merged = backend().backlog().merge(item.id, [s.id for s in preview.sources], actor=actor())
+                state[f"item_flash_{item.id}"] = f"Merged; the item now has {merged.report_count} report(s)."
+                state.pop(f"merge_ids_{item.id}", None)
+                selected.difference_update(s.id for s in preview.sources)
+                forget_item(item.id)
+                st.rerun()
+            except DomainError as error:
+                st.error(safe(error), icon=":material/error:")
 
 
-selected = st.selectbox("Open an item", ids, format_func=item_label, key="selected_item")
-detail = service.get_item(int(selected if selected is not None else ids[0]))
+def render_unmerge(item: ItemView) -> None:
+    merged = service.merged_items(item.id)
+    if not merged:
+        return
+    with st.expander(f"Merged into this item ({len(merged)})", icon=":material/call_split:"):
+        for source in merged:
+            line, action = st.columns([4, 2], vertical_alignment="center")
+            line.markdown(f"#{source.id} {safe(source.title)}")
+            if action.button("Split back out", key=f"unmerge_{source.id}", icon=":material/call_split:"):
+                try:
+                    restored = backend().backlog().unmerge(source.id, actor=actor())
+                    state[f"item_flash_{item.id}"] = (
+                        f"Item #{restored.id} is on its own again with {restored.report_count} report(s)."
+                    )
+                    forget_item(item.id, source.id)
+                    st.rerun()
+                except DomainError as error:
+                    st.error(safe(error), icon=":material/error:")
+
+
+live_ids = {i.id for i in items}
+open_id = state.get("open_item")
+try:
+    detail = service.get_item(int(open_id)) if open_id is not None else None
+except DomainError:
+    detail = None
+if detail is None or detail.item.merged_into_id is not None:
+    detail = service.get_item(items[0].id)
 item = detail.item
+st.divider()
 
 left, right = st.columns([3, 2])
 with left:
@@ -111,11 +427,11 @@ with left:
         else f"classifier, {percent(item.confidence)} sure"
     )
     st.markdown(
-        f"**{item.kind}** ({decided}) · **{STATUS_LABELS[item.status]}** · {item.quarter} · "
-        f"value at risk **{item.value_at_risk:,.0f} {item.currency}** · version {item.version}"
+        f"{KIND_ICONS.get(item.kind, '')} **{item.kind}** ({decided}) · **{status_label(item.status)}** · "
+        f"{item.quarter} · value at risk **{item.value_at_risk:,.0f} {item.currency}** · version {item.version}"
     )
     if item.needs_review:
-        st.warning("Needs review: decide the kind.", icon="🔎")
+        st.warning("Needs review: decide the kind.", icon=":material/rate_review:")
     st.markdown(f"**Why:** {safe(detail.rationale)}")
     for problem in detail.problems:
         with st.container(border=True):
@@ -127,13 +443,16 @@ with left:
                 st.markdown(f"*{safe(problem.customer_story)}*")
             if problem.root_cause:
                 st.caption(f"Root cause: {safe(problem.root_cause)}")
-    if st.button("💬 Ask the assistant about this problem", key="ask_about"):
-        st.session_state["ask_problem_id"] = detail.problems[0].id
+    if st.button("Ask the assistant about this problem", key="ask_about", icon=":material/chat:"):
+        state["ask_problem_id"] = detail.problems[0].id
         st.switch_page("app_pages/assistant.py")
+    with st.expander("History", icon=":material/history:"):
+        with st.container(height=320, border=False):
+            for line in history_lines(detail):
+                st.markdown(line)
 
 # The version this person opened: their form is keyed by it and saved against it, so a change made by
 # someone else meanwhile is detected (StaleEdit) instead of silently replacing what they typed.
-opened_versions: dict[int, int] = st.session_state.setdefault("opened_versions", {})
 opened = opened_versions.setdefault(item.id, item.version)
 
 with right:
@@ -141,7 +460,7 @@ with right:
         st.warning(
             f"Someone else saved this item (now version {item.version}) after you opened it "
             f"(version {opened}). Your form still shows your entries.",
-            icon="🔁",
+            icon=":material/sync_problem:",
         )
         if st.button("Load the latest version (replaces your entries)", key=f"reload_{item.id}"):
             opened_versions[item.id] = item.version
@@ -164,7 +483,7 @@ with right:
             index=[k.value for k in Kind].index(item.kind),
             key=f"edit_kind_{item.id}_{opened}",
         )
-        if st.form_submit_button("Save", type="primary"):
+        if st.form_submit_button("Save", type="primary", icon=":material/save:"):
             try:
                 changes = {
                     "owner": owner,
@@ -183,62 +502,19 @@ with right:
                     actor=actor(),
                     expected_version=opened,
                 )
+                state[f"item_flash_{item.id}"] = f"Saved item #{item.id} (version {saved.version})."
+                forget_item()  # the table shows the saved values
                 opened_versions[item.id] = saved.version
-                st.session_state["backlog_flash"] = f"Saved item #{item.id} (version {saved.version})."
                 st.rerun()
             except StaleEdit as error:
-                st.error(f"{safe(error)} Your entries are still in the form.", icon="🔁")
+                st.error(f"{safe(error)} Your entries are still in the form.", icon=":material/sync_problem:")
             except ValidationFailed as error:
                 for field, message in error.errors.items():
-                    st.error(f"**{field}**: {safe(message)}")
+                    st.error(f"**{safe(field)}**: {safe(message)}", icon=":material/error:")
             except DomainError as error:
-                st.error(safe(error))
-
-    with st.expander("Merge duplicates into this item"):
-        others = st.multiselect(
-            "Items to merge in (ids)", [i for i in ids if i != item.id], key="merge_sources", format_func=item_label
-        )
-        if st.button("Merge", key="merge_go", disabled=not others):
-            try:
-                merged = backend().backlog().merge(item.id, others, actor=actor())
-                st.session_state["backlog_flash"] = f"Merged; the item now has {merged.report_count} report(s)."
-                st.rerun()
-            except DomainError as error:
-                st.error(safe(error))
-
-    with st.expander("History"):
-        st.dataframe(
-            pd.DataFrame(
-                [
-                    {
-                        "when": c.changed_at.strftime("%Y-%m-%d %H:%M"),
-                        "who": c.changed_by,
-                        "what": c.field,
-                        "from": c.old_value,
-                        "to": c.new_value,
-                    }
-                    for c in reversed(detail.history)
-                ]
-            ),
-            hide_index=True,
-            width="stretch",
-        )
-
-with st.expander("Bulk actions on this page"):
-    chosen = st.multiselect("Items", ids, format_func=item_label, key="bulk_ids")
-    c1, c2, c3 = st.columns(3)
-    bulk_status = c1.selectbox("Move to status", ["(keep)", *[s.value for s in Status]], key="bulk_status")
-    bulk_owner = c2.text_input("Set owner", key="bulk_owner")
-    bulk_quarter = c3.text_input("Set quarter", key="bulk_quarter")
-    if st.button("Apply to selected", key="bulk_go", disabled=not chosen):
-        try:
-            count = service.bulk_change(
-                chosen,
-                actor=actor(),
-                status=None if bulk_status == "(keep)" else bulk_status,
-                owner=bulk_owner or None,
-                quarter=bulk_quarter or None,
-            )
-            st.success(f"Updated {count} item(s).")
-        except DomainError as error:
-            st.error(f"Nothing was changed: {safe(error)}")
+                st.error(safe(error), icon=":material/error:")
+    # Next to the button that caused it, not at the top of the page.
+    if flash := state.pop(f"item_flash_{item.id}", None):
+        st.success(flash, icon=":material/check_circle:")
+    render_merge(item)
+    render_unmerge(item)

@@ -13,7 +13,8 @@ from improvement.access import Actor
 from improvement.domain import DomainError
 from improvement.wiring import Backend, make_backend
 
-KIND_ICONS = {"kaizen": "🔧", "kaikaku": "🏗️", "kakushin": "💡"}
+# Streamlit's Material icons: emoji render as empty boxes on machines without an emoji font.
+KIND_ICONS = {"kaizen": ":material/build:", "kaikaku": ":material/construction:", "kakushin": ":material/lightbulb:"}
 KIND_COLORS = {"kaizen": "#2E86AB", "kaikaku": "#E07A5F", "kakushin": "#81B29A"}
 STATUS_LABELS = {
     "new": "New",

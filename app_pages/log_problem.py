@@ -5,14 +5,31 @@ import streamlit as st
 from app_pages.common import KIND_ICONS, actor, backend, label, safe, warm_models
 from improvement.classification import percent
 from improvement.domain import DomainError, Kind
-from improvement.models import LoggedProblem
+from improvement.models import LoggedProblem, SimilarProblem
 from improvement.validation import ValidationFailed
 
-st.title("📝 Log a customer problem")
+st.title(":material/edit_note: Log a customer problem")
 st.caption(
     "Say what the customer experienced. The classifier tells you what kind of improvement it calls for, "
     "why, and how sure it is; you can always decide otherwise."
 )
+
+FORM_KEYS = (
+    "log_title",
+    "log_description",
+    "log_story",
+    "log_touchpoint",
+    "log_segment",
+    "log_industry",
+    "log_customers",
+    "log_value",
+    "log_currency",
+    "log_evidence",
+    "log_root_cause",
+)
+if st.session_state.pop("log_clear", False):  # saved: an empty form, so pressing the button again logs nothing
+    for form_key in FORM_KEYS:
+        st.session_state.pop(form_key, None)
 
 # Errors from the last submit, shown under the field they belong to (the form keeps what was typed).
 errors: dict[str, str] = st.session_state.get("log_errors", {})
@@ -27,12 +44,14 @@ DETAIL_FIELDS = {
     "evidence",
     "root_cause",
 }
+DUPLICATE_DAYS = 7
+MAX_SIMILAR_ITEMS = 5
 
 
 def field_error(*names: str) -> None:
     for name in names:
         if name in errors:
-            st.error(f"**{name.replace('_', ' ').capitalize()}**: {safe(errors[name])}", icon="⚠️")
+            st.error(f"**{name.replace('_', ' ').capitalize()}**: {safe(errors[name])}", icon=":material/error:")
 
 
 with st.form("log_problem", clear_on_submit=False, border=True):
@@ -81,6 +100,27 @@ with st.form("log_problem", clear_on_submit=False, border=True):
         field_error("root_cause", "fields")
     submitted = st.form_submit_button("Log and classify", type="primary")
 
+
+def save(raw: dict[str, object]) -> None:
+    """Log the problem; on success the form empties, on bad input each message goes under its field."""
+    st.session_state.pop("log_duplicates", None)
+    st.session_state.pop("log_merged", None)
+    st.session_state.pop("log_merge_target", None)
+    try:
+        with st.spinner("Classifying and looking for similar problems…"):
+            warm_models()
+            st.session_state["last_logged"] = backend().backlog().log_problem(raw, actor=actor())
+        st.session_state.pop("log_errors", None)
+        st.session_state["log_clear"] = True
+        st.rerun()  # an empty form; the result below stays
+    except ValidationFailed as error:
+        st.session_state["log_errors"] = error.errors
+        st.session_state.pop("last_logged", None)
+        st.rerun()  # draw each message under its field; everything typed stays in the form
+    except DomainError as error:
+        st.error(safe(error), icon=":material/error:")
+
+
 if submitted:
     raw = {
         "title": title,
@@ -95,18 +135,34 @@ if submitted:
         "evidence": evidence,
         "root_cause": root_cause,
     }
-    try:
-        with st.spinner("Classifying and looking for similar problems…"):
-            warm_models()
-            st.session_state["last_logged"] = backend().backlog().log_problem(raw, actor=actor())
-        if st.session_state.pop("log_errors", None):
-            st.rerun()  # clear the old messages under the fields
-    except ValidationFailed as error:
-        st.session_state["log_errors"] = error.errors
-        st.session_state.pop("last_logged", None)
-        st.rerun()  # draw each message under its field; everything typed stays in the form
-    except DomainError as error:
-        st.error(safe(error), icon="⚠️")
+    with st.spinner("Looking for the same problem logged in the last days…"):
+        warm_models()
+        duplicates = backend().backlog().recent_duplicates(raw, days=DUPLICATE_DAYS)
+    if duplicates:
+        st.session_state["log_duplicates"] = (raw, duplicates)
+    else:
+        save(raw)
+
+pending = st.session_state.get("log_duplicates")
+if pending is not None:
+    pending_raw, duplicates = pending
+    with st.container(border=True):
+        st.warning(
+            f"A very similar problem was logged in the last {DUPLICATE_DAYS} days. "
+            "Add to it rather than logging it twice?",
+            icon=":material/content_copy:",
+        )
+        for similar, logged_at in duplicates:
+            st.markdown(
+                f"**#{similar.improvement_id}** {safe(similar.title)} · {similar.similarity:.0%} alike · "
+                f"logged {logged_at:%Y-%m-%d %H:%M} UTC"
+            )
+        keep, drop = st.columns(2)
+        if keep.button("Log it anyway", key="log_dup_anyway", icon=":material/add:"):
+            save(pending_raw)
+        if drop.button("Don't log it", key="log_dup_cancel", icon=":material/close:"):
+            st.session_state.pop("log_duplicates", None)
+            st.rerun()
 
 
 def render_suggestions(result: LoggedProblem) -> None:
@@ -114,7 +170,7 @@ def render_suggestions(result: LoggedProblem) -> None:
     suggestions = result.suggestions
     st.markdown("#### Suggested next steps")
     if not suggestions.fix_options and not suggestions.idea_options:
-        st.info("No playbook pattern fits this problem well enough to suggest one.", icon="🤷")
+        st.info("No playbook pattern fits this problem well enough to suggest one.", icon=":material/search_off:")
         return
     fix_choice = idea_choice = 0
     if suggestions.fix_options:
@@ -152,6 +208,76 @@ def render_suggestions(result: LoggedProblem) -> None:
             st.error(safe(error))
 
 
+def render_similar(result: LoggedProblem) -> None:
+    """Similar problems, one line per backlog item (a merged item may hold several alike reports)."""
+    st.markdown("#### Similar problems already logged")
+    merged = st.session_state.get("log_merged")
+    if merged is not None and merged[0] == result.improvement_id:
+        source_id, target_id = merged
+        st.success(f"Merged item #{source_id} into item #{target_id}; every report is kept.", icon=":material/merge:")
+        if st.button("Undo the merge", key=f"log_unmerge_{source_id}", icon=":material/undo:"):
+            try:
+                backend().backlog().unmerge(source_id, actor=actor())
+                st.session_state.pop("log_merged", None)
+                st.success(f"Item #{source_id} is on its own again.", icon=":material/call_split:")
+            except DomainError as error:
+                st.error(safe(error), icon=":material/error:")
+        return
+    groups = group_similar(result)
+    if not groups:
+        st.caption("None found: this looks new.")
+    for improvement_id, hits in groups[:MAX_SIMILAR_ITEMS]:
+        best = hits[0]
+        with st.container(border=True):
+            text, action = st.columns([5, 2], vertical_alignment="center")
+            alike = f"{len(hits)} similar reports, best " if len(hits) > 1 else ""
+            text.markdown(f"#{improvement_id}: {safe(best.title)}  \n{alike}{best.similarity:.0%} alike")
+            if improvement_id != result.improvement_id and action.button(
+                f"Merge into #{improvement_id}", key=f"merge_{improvement_id}", icon=":material/merge:"
+            ):
+                st.session_state["log_merge_target"] = improvement_id
+    target_id = st.session_state.get("log_merge_target")
+    if target_id is not None:
+        confirm_merge(result, int(target_id))
+
+
+def group_similar(result: LoggedProblem) -> list[tuple[int, list[SimilarProblem]]]:
+    groups: dict[int, list[SimilarProblem]] = {}
+    for similar in result.similar:  # best first
+        groups.setdefault(similar.improvement_id, []).append(similar)
+    return list(groups.items())
+
+
+def confirm_merge(result: LoggedProblem, target_id: int) -> None:
+    """Say what a merge combines, and do it only when the person confirms."""
+    service = backend().backlog()
+    try:
+        preview = service.merge_preview(target_id, [result.improvement_id])
+    except DomainError as error:
+        st.session_state.pop("log_merge_target", None)
+        st.error(safe(error), icon=":material/error:")
+        return
+    with st.container(border=True):
+        st.markdown(f"**Merge this problem (item #{result.improvement_id}) into item #{target_id}?**")
+        st.markdown(
+            f"#{target_id} {safe(preview.target.title)} will then hold **{preview.report_count} reports**, "
+            f"{preview.customers_affected:,} customers affected, value at risk "
+            f"{preview.value_at_risk:,.0f} {' + '.join(preview.currencies)}. You can undo it."
+        )
+        yes, no = st.columns(2)
+        if yes.button("Merge", key="log_merge_confirm", type="primary", icon=":material/merge:"):
+            try:
+                service.merge(target_id, [result.improvement_id], actor=actor())
+                st.session_state["log_merged"] = (result.improvement_id, target_id)
+            except DomainError as error:
+                st.error(safe(error), icon=":material/error:")
+            st.session_state.pop("log_merge_target", None)
+            st.rerun()
+        if no.button("Cancel", key="log_merge_cancel", icon=":material/close:"):
+            st.session_state.pop("log_merge_target", None)
+            st.rerun()
+
+
 result = st.session_state.get("last_logged")
 if result is not None:
     st.divider()
@@ -160,7 +286,9 @@ if result is not None:
         st.subheader(f"{KIND_ICONS[result.kind]} This calls for **{result.kind}**")
         st.progress(min(max(result.confidence, 0.0), 1.0), text=f"Confidence {percent(result.confidence)}")
         if result.needs_review:
-            st.warning("Needs review: the classifier is not sure. Please decide the kind below.", icon="🔎")
+            st.warning(
+                "Needs review: the classifier is not sure. Please decide the kind below.", icon=":material/rate_review:"
+            )
         st.markdown(f"**Why:** {safe(result.rationale)}")
         st.caption(f"Saved as backlog item #{result.improvement_id} (problem #{result.problem_id}).")
         with st.form("override_kind"):
@@ -176,18 +304,4 @@ if result is not None:
                     st.error(safe(error))
     with right:
         render_suggestions(result)
-    st.markdown("#### Similar problems already logged")
-    if not result.similar:
-        st.caption("None found: this looks new.")
-    for similar in result.similar:
-        cols = st.columns([6, 1, 2])
-        cols[0].markdown(f"#{similar.improvement_id}: {safe(similar.title)}")
-        cols[1].caption(f"{similar.similarity:.0%} alike")
-        if similar.improvement_id != result.improvement_id and cols[2].button(
-            "Merge into it", key=f"merge_{similar.improvement_id}"
-        ):
-            try:
-                backend().backlog().merge(similar.improvement_id, [result.improvement_id], actor=actor())
-                st.success(f"Merged into item #{similar.improvement_id}; every report is kept.")
-            except DomainError as error:
-                st.error(safe(error))
+    render_similar(result)

@@ -142,6 +142,31 @@ def _sentences(text: str) -> list[str]:
     return out
 
 
+_LEADING_MARKUP = re.compile(r"^\s*(?:[-*+>]|#{1,6}|\d+[.)])(?:\s+|$)")
+_INLINE_HEADING = re.compile(r"\s#{1,6}(?=\s)")
+_ONLY_CITATIONS = re.compile(r"(?:\[\d+\]\s*)+")
+
+
+def plain_text(text: str) -> str:
+    """Text to show as plain paragraphs: no Markdown headings, bullets or quote marks at line starts
+    ("- # Proactive service ## Why" reads "Proactive service Why"), no ``**``, and a line holding only
+    citation markers ("[3]") joined to the line before it instead of standing as an empty bullet."""
+    paragraphs: list[str] = []
+    for line in text.splitlines():
+        previous = None
+        while previous != line:
+            previous, line = line, _LEADING_MARKUP.sub("", line)
+        line = _INLINE_HEADING.sub("", line).replace("**", "").replace("__", "").strip()
+        if not line:
+            continue
+        if _ONLY_CITATIONS.fullmatch(line):
+            if paragraphs:
+                paragraphs[-1] = f"{paragraphs[-1]} {line}"
+            continue
+        paragraphs.append(line)
+    return "\n\n".join(paragraphs)
+
+
 def best_sentences(question: str, citations: list[Citation], limit: int = 3) -> list[tuple[int, str]]:
     """The sentences of the cited passages that best answer the question, at most one per passage."""
     from assistant.embeddings import get_embedder

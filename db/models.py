@@ -200,6 +200,18 @@ class Change(Base):
     new_value: Mapped[str | None] = mapped_column(Text)
 
 
+class SavedView(Base):
+    """A named set of backlog filters that anyone can reopen (the filters as JSON)."""
+
+    __tablename__ = "saved_views"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    filters: Mapped[str] = mapped_column(Text)
+    created_by: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
 class Document(Base):
     """An article in the knowledge base; its chunks live in Chroma under the same id."""
 

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, Integer, Select, case, column, func, or_, select, text
+from sqlalchemy import ColumnElement, Integer, Select, and_, case, column, func, or_, select, text
 from sqlalchemy.orm import Session, selectinload
 
-from db.models import Change, Document, Improvement, KindRollup, OwnerRollup, Problem
+from db.models import Change, Document, Improvement, KindRollup, OwnerRollup, Problem, SavedView
 from improvement.models import ItemFilter
 
 SORTS: dict[str, tuple[Any, ...]] = {
@@ -58,6 +59,73 @@ def _text_match(needle: str, session: Session) -> ColumnElement[bool]:
     )
 
 
+_WORD = re.compile(r"\w+")
+# The expression migration 0006 indexes on PostgreSQL; the query must use it exactly.
+PG_WORDS = "to_tsvector('english'::regconfig, coalesce(title, '') || ' ' || coalesce(description, ''))"
+
+
+def _has_table(session: Session, name: str) -> bool:
+    key = (session.get_bind().engine.url.render_as_string(hide_password=False), name)
+    if key not in _TABLES:
+        found = session.execute(
+            text("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = :name").bindparams(name=name)
+        ).first()
+        _TABLES[key] = found is not None
+    return _TABLES[key]
+
+
+_TABLES: dict[tuple[str, str], bool] = {}
+
+
+def _words_match(query: str, session: Session) -> ColumnElement[bool]:
+    """Every word of ``query``, in any order, stemmed: full-text search (migration 0006).
+
+    PostgreSQL: the English tsvector of title and description against ``plainto_tsquery``. SQLite: the
+    FTS5 porter table, each word quoted so no character is read as query syntax; without FTS5, each
+    word as a substring.
+    """
+    words = _WORD.findall(query.lower())
+    if not words:
+        return Improvement.id.is_(None)  # nothing searchable: no match rather than everything
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        return _pg_words_match(words, session)
+    if dialect == "sqlite" and _has_table(session, "improvements_words"):
+        expression = " ".join('"' + w.replace('"', '""') + '"' for w in words)
+        matches = text("SELECT rowid FROM improvements_words WHERE improvements_words MATCH :q").bindparams(
+            q=expression
+        )
+        return Improvement.id.in_(matches.columns(column("rowid", Integer)))
+    return and_(*(_text_match(w, session) for w in words))
+
+
+def _pg_words_match(words: list[str], session: Session) -> ColumnElement[bool]:
+    """English stems through the GIN index; a stop word ("out", "in") must then appear as itself.
+
+    PostgreSQL's English configuration drops stop words, so "logs out" alone would also find "log in";
+    SQLite's porter table keeps them. Checking stop words unstemmed on the indexed candidates keeps
+    both databases answering alike.
+    """
+    sizes = session.execute(
+        text(
+            "SELECT w, numnode(plainto_tsquery('english'::regconfig, w)) FROM unnest(CAST(:words AS text[])) AS w"
+        ).bindparams(words=words)
+    ).all()
+    content = [w for w, size in sizes if size > 0]
+    stop = [w for w, size in sizes if size == 0]
+    conditions: list[ColumnElement[bool]] = []
+    if content:
+        conditions.append(
+            text(f"{PG_WORDS} @@ plainto_tsquery('english'::regconfig, :content)").bindparams(content=" ".join(content))
+        )
+    simple = PG_WORDS.replace("'english'", "'simple'")
+    for n, word in enumerate(stop):
+        conditions.append(
+            text(f"{simple} @@ plainto_tsquery('simple'::regconfig, :stop_{n})").bindparams(**{f"stop_{n}": word})
+        )
+    return and_(*conditions)
+
+
 def _by_kind_status_quarter(
     stmt: Select[Any], table: type[Improvement | KindRollup | OwnerRollup], flt: ItemFilter
 ) -> Select[Any]:
@@ -89,6 +157,8 @@ def _filtered(stmt: Select[Any], flt: ItemFilter, session: Session) -> Select[An
         stmt = stmt.where(Improvement.status == "new", Improvement.created_at < flt.untriaged_before)
     if flt.text:
         stmt = stmt.where(_text_match(flt.text, session))
+    if flt.words:
+        stmt = stmt.where(_words_match(flt.words, session))
     return stmt
 
 
@@ -119,6 +189,7 @@ def count_improvements(session: Session, flt: ItemFilter, *, limit: int | None =
 def _count_from_rollups(session: Session, flt: ItemFilter) -> int | None:
     if (
         flt.text
+        or flt.words
         or flt.ids
         or flt.include_merged
         or flt.untriaged_before is not None
@@ -215,3 +286,17 @@ def list_documents(session: Session) -> list[Document]:
 
 def count_documents(session: Session) -> int:
     return int(session.scalar(select(func.count(Document.id))) or 0)
+
+
+def merged_into(session: Session, improvement_id: int) -> list[Improvement]:
+    """The items merged into this one (each can be split back out)."""
+    stmt = select(Improvement).where(Improvement.merged_into_id == improvement_id).order_by(Improvement.id)
+    return list(session.scalars(stmt))
+
+
+def saved_views(session: Session) -> list[SavedView]:
+    return list(session.scalars(select(SavedView).order_by(SavedView.name)))
+
+
+def saved_view_by_name(session: Session, name: str) -> SavedView | None:
+    return session.scalars(select(SavedView).where(SavedView.name == name)).first()

@@ -242,6 +242,12 @@ def cmd_merge(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_unmerge(args: argparse.Namespace) -> int:
+    item = _backend(args).backlog(with_models=True).unmerge(args.id, actor=_actor(args))
+    _emit(args, item.as_json(), lambda: print(f"item {item.id} split back out: {item.report_count} report(s)"))
+    return EXIT_OK
+
+
 def cmd_review(args: argparse.Namespace) -> int:
     from improvement.review import quarterly_review
 
@@ -729,6 +735,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("merge", cmd_merge, "merge duplicate items into one, keeping every report")
     p.add_argument("target", type=int)
     p.add_argument("sources", type=int, nargs="+")
+
+    p = add("unmerge", cmd_unmerge, "split a merged item back out, with the reports it brought")
+    p.add_argument("id", type=int, help="the item that was merged into another")
 
     p = add("review", cmd_review, "the quarterly innovation backlog review")
     p.add_argument("--quarter", required=True)

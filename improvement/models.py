@@ -128,6 +128,18 @@ class Page:
 
 
 @dataclass(frozen=True)
+class MergePreview:
+    """What a merge would combine: the item that stays, the items folded into it, and the totals after."""
+
+    target: ItemView
+    sources: list[ItemView]
+    report_count: int
+    value_at_risk: float
+    customers_affected: int
+    currencies: list[str]
+
+
+@dataclass(frozen=True)
 class SimilarProblem:
     problem_id: int
     improvement_id: int
@@ -234,7 +246,18 @@ class ItemFilter:
     quarters: Sequence[str] = ()
     owners: Sequence[str] = ()
     needs_review: bool | None = None
-    text: str = ""
+    text: str = ""  # a substring of the title or description
+    words: str = ""  # words in any order, stemmed (full-text search)
     include_merged: bool = False
     ids: Sequence[int] = field(default_factory=tuple)
     untriaged_before: datetime | None = None  # items still "new" that were logged before this (48-hour promise)
+
+
+@dataclass(frozen=True)
+class SavedFilterView:
+    """A named backlog filter someone saved, to reopen later."""
+
+    name: str
+    filters: ItemFilter
+    sort: str
+    created_by: str

@@ -8,16 +8,17 @@ when a problem must be classified, so listing never loads a model), and optional
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
 from db import repository
-from db.models import Change, Improvement, Problem
+from db.models import Change, Improvement, Problem, SavedView
 from db.transactions import run_in_transaction
 from improvement import domain
 from improvement.access import Action, Actor, Forbidden, as_actor
@@ -32,9 +33,11 @@ from improvement.models import (
     ItemFilter,
     ItemView,
     LoggedProblem,
+    MergePreview,
     Page,
     ProblemFacts,
     ProblemView,
+    SavedFilterView,
     SimilarProblem,
     Suggestions,
 )
@@ -47,6 +50,8 @@ log = logging.getLogger(__name__)
 MAX_PAGE = 1000
 # Filters the rollups cannot answer (text search) count matching items; past this many the page says "10,000+".
 COUNT_LIMIT = 10_000
+# History field on a merged item listing the ids of the reports that moved out of it (for unmerge).
+MERGED_REPORTS = "merged_reports"
 
 
 class ProblemIndex(Protocol):
@@ -244,7 +249,7 @@ class BacklogService:
         label = self.authorise(actor, Action.LOG)
         new = raw if isinstance(raw, NewProblem) else validate_problem(raw)
         vector = self._embed(new.text) if self._embed is not None else None  # embedded once, used four times
-        similar = self.similar_problems(new.text, k=5, vector=vector)
+        similar = self.similar_problems(new.text, k=10, vector=vector)
         if classification is None:
             classification = self.classifier().classify([new.text], None if vector is None else vector[None, :])[0]
         suggestions = self._suggest(new, Kind(new.kind) if new.kind else classification.kind, vector)
@@ -361,6 +366,33 @@ class BacklogService:
             for f in found
             if f.problem_id in current
         ]
+
+    def recent_duplicates(
+        self,
+        raw: Mapping[str, Any],
+        *,
+        days: int = 7,
+        min_similarity: float = 0.85,
+        now: datetime | None = None,
+    ) -> list[tuple[SimilarProblem, datetime]]:
+        """Very similar problems logged in the last ``days``, with when: asked before saving a new one.
+
+        Input that does not validate returns nothing here; saving it reports the errors.
+        """
+        try:
+            new = validate_problem(raw)
+        except DomainError:
+            return []
+        vector = self._embed(new.text) if self._embed is not None else None
+        found = self.similar_problems(new.text, k=5, min_similarity=min_similarity, vector=vector)
+        if not found:
+            return []
+        since = (now or utcnow()) - timedelta(days=days)
+        with self._sessions() as session:
+            logged = {
+                p.id: _aware(p.created_at) for p in repository.problems_by_ids(session, [f.problem_id for f in found])
+            }
+        return [(f, logged[f.problem_id]) for f in found if f.problem_id in logged and logged[f.problem_id] >= since]
 
     # Reading ------------------------------------------------------------------------------------
     def list_items(
@@ -563,7 +595,9 @@ class BacklogService:
             moved.clear()  # a retried transaction starts again from nothing
             for source_id in sources:
                 source = self._load_for_edit(session, source_id, None)
+                moved_ids = []
                 for problem in list(source.problems):
+                    moved_ids.append(problem.id)
                     problem.improvement_id = target.id
                     moved.append(
                         (problem.id, target.id, problem.title, problem_text(problem.title, problem.description))
@@ -580,6 +614,17 @@ class BacklogService:
                         new_value=str(target.id),
                     )
                 )
+                # Which reports moved: what `unmerge` needs to split them back.
+                session.add(
+                    Change(
+                        improvement_id=source.id,
+                        changed_at=now,
+                        changed_by=actor,
+                        field=MERGED_REPORTS,
+                        old_value=None,
+                        new_value=",".join(str(i) for i in moved_ids),
+                    )
+                )
                 changed.append(("merged", None, f"item {source.id} ({source.report_count} report(s))"))
             session.flush()
             session.expire(target, ["problems"])
@@ -587,6 +632,90 @@ class BacklogService:
             return changed
 
         view = self._commit_edit(target_id, None, label, apply)
+        self._index_problems(moved)
+        return view
+
+    def merge_preview(self, target_id: int, source_ids: Sequence[int]) -> MergePreview:
+        """What merging ``source_ids`` into ``target_id`` would combine; writes nothing."""
+        sources = sorted({int(s) for s in source_ids} - {target_id})
+        if not sources:
+            raise DomainError("choose at least one other item to merge into this one", field="source_ids")
+        with self._sessions() as session:
+            rows = [self._load_for_edit(session, i, None) for i in [target_id, *sources]]
+            views = [item_view(r) for r in rows]
+        return MergePreview(
+            target=views[0],
+            sources=views[1:],
+            report_count=sum(v.report_count for v in views),
+            value_at_risk=round(sum(v.value_at_risk for v in views), 2),
+            customers_affected=sum(v.customers_affected for v in views),
+            currencies=sorted({v.currency for v in views}),
+        )
+
+    def unmerge(self, source_id: int, *, actor: Actor | str) -> ItemView:
+        """Split a merged item back out: the reports it brought return to it, and both totals are recomputed.
+
+        The reports are the ones the merge recorded in the item's history; a report another unmerge has
+        since moved elsewhere stays where it is.
+        """
+        label = self.authorise(actor, Action.TRIAGE)
+        moved: list[tuple[int, int, str, str]] = []
+
+        def work(session: Session) -> ItemView:
+            moved.clear()
+            source = repository.get_improvement(session, source_id)
+            if source is None:
+                raise NotFound(f"no backlog item with id {source_id}", field="id")
+            if source.merged_into_id is None:
+                raise DomainError(f"item {source_id} is not merged into another item", field="id")
+            target = repository.get_improvement(session, source.merged_into_id)
+            if target is None:
+                raise NotFound(f"item {source_id} was merged into an item that no longer exists", field="id")
+            if target.merged_into_id is not None:
+                raise DomainError(
+                    f"item {target.id} was itself merged into item {target.merged_into_id}; "
+                    f"unmerge item {target.id} first",
+                    field="id",
+                )
+            recorded = [c for c in repository.history(session, source.id) if c.field == MERGED_REPORTS]
+            if not recorded:
+                raise DomainError(
+                    f"item {source_id} was merged before merges recorded their reports; "
+                    "its reports cannot be told apart",
+                    field="id",
+                )
+            ids = [int(i) for i in (recorded[-1].new_value or "").split(",") if i.strip()]
+            problems = [p for p in repository.problems_by_ids(session, ids) if p.improvement_id == target.id]
+            if not problems:
+                raise DomainError(f"the reports of item {source_id} are no longer in item {target.id}", field="id")
+            now = utcnow()
+            for problem in problems:
+                problem.improvement_id = source.id
+                moved.append((problem.id, source.id, problem.title, problem_text(problem.title, problem.description)))
+            source.merged_into_id = None
+            session.flush()
+            session.expire(source, ["problems"])
+            session.expire(target, ["problems"])
+            _recompute_totals(source, source.problems)
+            _recompute_totals(target, target.problems)
+            record_changes(session, source, [("merged_into", target.id, None)], actor=label, now=now)
+            record_changes(
+                session,
+                target,
+                [("unmerged", f"item {source.id} ({len(problems)} report(s))", None)],
+                actor=label,
+                now=now,
+            )
+            session.flush()
+            return item_view(source)
+
+        try:
+            view = run_in_transaction(self._sessions, work)
+        except StaleDataError:
+            raise StaleEdit(
+                f"item {source_id} or the item it is merged into was changed while you unmerged; try again",
+                field="version",
+            ) from None
         self._index_problems(moved)
         return view
 
@@ -614,3 +743,57 @@ class BacklogService:
 
         run_in_transaction(self._sessions, work)
         return len(improvement_ids)
+
+    # Saved views ----------------------------------------------------------------------------------
+    def merged_items(self, improvement_id: int) -> list[ItemView]:
+        """The items merged into this one, each of which can be split back out with :meth:`unmerge`."""
+        with self._sessions() as session:
+            return [item_view(r) for r in repository.merged_into(session, improvement_id)]
+
+    def save_view(self, name: str, flt: ItemFilter, *, sort: str = "priority", actor: Actor | str) -> SavedFilterView:
+        """Save the filters under a name anyone can reopen; saving an existing name replaces its filters."""
+        name = domain.clean_text(name, field="name", required=True, limit=100)
+        label = self.authorise(actor, Action.READ)  # a saved view changes no item: anyone may keep one
+        if sort not in repository.SORTS:
+            raise DomainError(f"unknown sort {sort!r}: use one of {', '.join(repository.SORTS)}", field="sort")
+        data = json.dumps(
+            {
+                "kinds": list(flt.kinds),
+                "statuses": list(flt.statuses),
+                "quarters": list(flt.quarters),
+                "owners": list(flt.owners),
+                "needs_review": flt.needs_review,
+                "text": flt.text,
+                "words": flt.words,
+                "sort": sort,
+            }
+        )
+
+        def work(session: Session) -> None:
+            row = repository.saved_view_by_name(session, name)
+            if row is None:
+                session.add(SavedView(name=name, filters=data, created_by=actor, created_at=utcnow()))
+            else:
+                row.filters, row.created_by, row.created_at = data, label, utcnow()
+
+        run_in_transaction(self._sessions, work)
+        return SavedFilterView(name, flt, sort, label)
+
+    def saved_views(self) -> list[SavedFilterView]:
+        with self._sessions() as session:
+            rows = [(r.name, r.filters, r.created_by) for r in repository.saved_views(session)]
+        views = []
+        for name, raw, created_by in rows:
+            data = json.loads(raw)
+            sort = data.pop("sort", "priority")
+            views.append(SavedFilterView(name, ItemFilter(**data), sort, created_by))
+        return views
+
+    def delete_view(self, name: str) -> None:
+        def work(session: Session) -> None:
+            row = repository.saved_view_by_name(session, name)
+            if row is None:
+                raise NotFound(f"no saved view called {name!r}", field="name")
+            session.delete(row)
+
+        run_in_transaction(self._sessions, work)

@@ -91,7 +91,7 @@ def test_backlog_filter_and_status_change() -> None:
     at = app("app_pages/backlog.py")
     at.multiselect(key="f_quarter").set_value(["2026-Q4"]).run()
     assert any("1 item(s) match" in c.value for c in at.caption)
-    item_id = at.selectbox(key="selected_item").value
+    item_id = 1  # the first row is open until another row is clicked
     at.text_input(key=f"edit_owner_{item_id}_1").set_value("Kim")
     at.selectbox(key=f"edit_status_{item_id}_1").set_value("triaged")
     at.button(key=f"FormSubmitter:edit_item_{item_id}-Save").click().run()
@@ -107,7 +107,7 @@ def test_a_concurrent_edit_is_refused_and_the_form_keeps_what_was_typed() -> Non
 
     main(["add", "The tracking page shows in transit for a week", "--quarter", "2026-Q4"])
     at = app("app_pages/backlog.py")
-    item_id = at.selectbox(key="selected_item").value
+    item_id = 1
     assert main(["edit", str(item_id), "--owner", "Someone Else"]) == 0  # another person saves first
     at.text_input(key=f"edit_owner_{item_id}_1").set_value("Me")
     at.button(key=f"FormSubmitter:edit_item_{item_id}-Save").click().run()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -9,6 +10,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -96,7 +98,7 @@ def test_log_a_problem_find_it_and_open_the_review(server: str, tmp_path: Path) 
         page.screenshot(path=str(shots / "log.png"), full_page=True)
 
         page.goto(f"{server}/backlog", wait_until="networkidle")
-        page.get_by_label("Search title and description").fill("Warranty repairs bounce")
+        page.get_by_label("Search titles and descriptions").fill("Warranty repairs bounce")
         page.keyboard.press("Enter")
         expect(page.get_by_text("1 item(s) match")).to_be_visible(timeout=60_000)
         page.screenshot(path=str(shots / "backlog.png"), full_page=True)
@@ -110,6 +112,87 @@ def test_log_a_problem_find_it_and_open_the_review(server: str, tmp_path: Path) 
             page.goto(f"{server}/{name}", wait_until="networkidle")
             page.wait_for_timeout(3000)
             page.screenshot(path=str(shots / f"{name}.png"), full_page=True)
+        assert page.locator("[data-testid='stException']").count() == 0
+        browser.close()
+
+
+def _backlog(tmp_path: Path, *args: str) -> Any:
+    env = {**os.environ, "BACKLOG_DATA_DIR": str(tmp_path / "data")}
+    done = subprocess.run(
+        [sys.executable, "-m", "improvement", *args, "--json"], env=env, capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
+
+
+def _click_table(page: Any, row: int, *, checkbox: bool) -> None:
+    """Click a row of the backlog table (a canvas): its tick box, or its title cell to open it."""
+    grid = page.locator("[data-testid='stDataFrame']").first
+    grid.scroll_into_view_if_needed()
+    box = grid.bounding_box()
+    assert box is not None
+    x = box["x"] + (18 if checkbox else 160)
+    y = box["y"] + 35 + 35 * row + 17  # header row, then 35 px rows
+    page.mouse.click(x, y)
+    page.wait_for_timeout(1500)
+
+
+def test_a_working_day_log_merge_unmerge_bulk_change_and_open_from_a_row(server: str, tmp_path: Path) -> None:
+    from playwright.sync_api import expect, sync_playwright
+
+    shots = Path(os.environ.get("E2E_SCREENSHOTS_DIR", tmp_path))
+    shots.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.goto(server, wait_until="networkidle")
+        # Log a problem, then the same problem again: warned first, logged anyway, then merged and unmerged.
+        for attempt in range(2):
+            page.get_by_label("What happened?").fill(
+                "The parcel card never says which depot is holding the parcel, so customers go to the wrong one"
+            )
+            page.get_by_role("button", name="Log and classify").click()
+            if attempt == 0:
+                expect(page.get_by_text("This calls for")).to_be_visible(timeout=400_000)
+                expect(page.get_by_label("What happened?")).to_have_value("", timeout=30_000)  # the form cleared
+        expect(page.get_by_text("very similar problem was logged")).to_be_visible(timeout=120_000)
+        page.get_by_role("button", name="Log it anyway").click()
+        merge = page.get_by_role("button", name="Merge into #").first
+        expect(merge).to_be_visible(timeout=120_000)
+        merge.click()
+        expect(page.get_by_text("Merge this problem")).to_be_visible(timeout=30_000)
+        page.get_by_role("button", name="Merge", exact=True).click()
+        expect(page.get_by_text("every report is kept")).to_be_visible(timeout=30_000)
+        page.screenshot(path=str(shots / "log-merged.png"), full_page=True)
+        page.get_by_role("button", name="Undo the merge").click()
+        expect(page.get_by_text("is on its own again")).to_be_visible(timeout=30_000)
+        assert page.locator("[data-testid='stException']").count() == 0
+
+        # Open an item by clicking its row.
+        items = _backlog(tmp_path, "list", "--limit", "100")
+        page.goto(f"{server}/backlog", wait_until="networkidle")
+        expect(page.get_by_text(f"#{items[0]['id']} ").first).to_be_visible(timeout=60_000)
+        _click_table(page, 2, checkbox=False)
+        expect(page.get_by_role("heading", name=f"#{items[2]['id']} ")).to_be_visible(timeout=30_000)
+
+        # Tick two rows on page 1 and one on page 2, then change them together.
+        _click_table(page, 0, checkbox=True)
+        _click_table(page, 1, checkbox=True)
+        expect(page.get_by_text("2 item(s) selected")).to_be_visible(timeout=30_000)
+        pager = page.get_by_label("Page (of")
+        pager.fill("2")
+        pager.press("Enter")
+        page.wait_for_timeout(2000)
+        _click_table(page, 0, checkbox=True)
+        expect(page.get_by_text("3 item(s) selected")).to_be_visible(timeout=30_000)
+        page.get_by_label("Set owner").fill("E2E Owner")
+        page.get_by_label("Set owner").press("Enter")
+        page.get_by_role("button", name="Apply to 3 item(s)").click()
+        page.get_by_role("button", name="Confirm the change").click()
+        expect(page.get_by_text("Updated 3 item(s)")).to_be_visible(timeout=60_000)
+        page.screenshot(path=str(shots / "backlog-bulk.png"), full_page=True)
+        owned = {i["id"] for i in _backlog(tmp_path, "list", "--limit", "1000") if i["owner"] == "E2E Owner"}
+        assert owned == {items[0]["id"], items[1]["id"], items[50]["id"]}
         assert page.locator("[data-testid='stException']").count() == 0
         browser.close()
 

@@ -141,7 +141,8 @@ def test_every_trigger_exists_after_upgrading(sessions) -> None:  # type: ignore
             expected = {f"improvements_rollup_{e}" for e in ("insert", "update", "delete", "truncate")}
         else:
             names = set(session.scalars(text("SELECT name FROM sqlite_master WHERE type = 'trigger'")))
-            expected = {f"improvements_{t}_{e}" for t in ("rollup", "text") for e in ("insert", "update", "delete")}
+            tables = ("rollup", "text", "words")
+            expected = {f"improvements_{t}_{e}" for t in tables for e in ("insert", "update", "delete")}
     assert names == expected
 
 
@@ -216,8 +217,8 @@ def test_the_migrations_build_exactly_the_schema_the_models_describe(sessions) -
     def ours(obj, name, type_, reflected, compare_to) -> bool:  # type: ignore[no-untyped-def]
         # Objects only the migrations know: SQLite's FTS tables, PostgreSQL's pg_trgm expression indexes.
         if type_ == "table" and reflected and compare_to is None:
-            return not str(name).startswith("improvements_text") and name != "alembic_version"
-        return not (type_ == "index" and str(name).endswith("_trgm"))
+            return not str(name).startswith(("improvements_text", "improvements_words")) and name != "alembic_version"
+        return not (type_ == "index" and (str(name).endswith("_trgm") or name == "ix_improvements_words"))
 
     with sessions() as session:
         context = MigrationContext.configure(session.connection(), opts={"include_object": ours})
