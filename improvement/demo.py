@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from db.models import Change, Improvement, Problem
 from improvement import domain
 from improvement.classification import load_examples
+from improvement.prioritisation import ItemInputs, score
 
 OWNERS = [
     "Amara Okafor",
@@ -124,6 +125,10 @@ def seed_demo(
                 example.kind
             ]
             impact = rng.randint(2, 5)
+            # The priority inputs come from the id, not the generator, so earlier demo data stays as it was.
+            urgency = 1 + item_id * 7 % 5 if example.kind == "kaikaku" else None
+            risk_reduction = 1 + item_id * 3 % 5 if example.kind == "kaikaku" else None
+            rice_confidence = (20, 50, 80)[item_id % 3] if example.kind == "kakushin" else None
             confidence = round(rng.uniform(0.55, 0.999), 3)
             title = example.text.split(",")[0].split(";")[0][:90].rstrip(".")
             items.append(
@@ -151,15 +156,27 @@ def seed_demo(
                     "currency": "EUR",
                     "customers_affected": customers,
                     "report_count": 1,
-                    "priority": domain.priority_score(
-                        value_at_risk=value, customers_affected=customers, impact=impact, effort=effort
-                    ),
+                    "priority": score(
+                        ItemInputs(
+                            kind=example.kind.value,
+                            value_at_risk=value,
+                            customers_affected=customers,
+                            effort=effort,
+                            impact=impact,
+                            urgency=urgency,
+                            risk_reduction=risk_reduction,
+                            rice_confidence=rice_confidence,
+                        )
+                    ).value,
+                    "urgency": urgency,
+                    "risk_reduction": risk_reduction,
+                    "rice_confidence": rice_confidence,
                     "target": rng.choice(TARGETS) if status not in ("new", "dropped") else "",
                     "outcome": rng.choice(OUTCOMES) if status == "done" else "",
                     "merged_into_id": None,
                     "created_at": created,
                     "updated_at": created,
-                    "done_at": created + timedelta(days=rng.randint(7, 80)) if status == "done" else None,
+                    "done_at": min(now, created + timedelta(days=rng.randint(7, 80))) if status == "done" else None,
                     "version": 1,
                 }
             )

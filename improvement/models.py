@@ -51,6 +51,13 @@ class ItemView:
     updated_at: datetime
     version: int
     merged_into_id: int | None = None
+    # Inputs of the kind's priority formula (None: the formula's default) and the money an outcome protected.
+    urgency: int | None = None
+    risk_reduction: int | None = None
+    reach: int | None = None
+    rice_confidence: int | None = None
+    value_protected: float | None = None
+    done_at: datetime | None = None
 
     def as_json(self) -> dict[str, Any]:
         data = asdict(self)
