@@ -6,10 +6,11 @@ Like ``db.repository``, nothing here commits: the caller owns the transaction.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, bindparam, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from db.models import Improvement, PriorityWeight, QuarterTarget
@@ -70,13 +71,21 @@ def rescore(session: Session, kind: str, weights: Weights, *, batch: int = 5000)
     """Recompute the priority of every live item of ``kind`` under ``weights``; returns how many."""
     i = Improvement
     stmt = select(
-        i.id, i.kind, i.value_at_risk, i.customers_affected, i.effort, i.impact, i.urgency, i.risk_reduction,
-        i.reach, i.rice_confidence, i.priority,
+        i.id,
+        i.kind,
+        i.value_at_risk,
+        i.customers_affected,
+        i.effort,
+        i.impact,
+        i.urgency,
+        i.risk_reduction,
+        i.reach,
+        i.rice_confidence,
+        i.priority,
     ).where(i.merged_into_id.is_(None), i.kind == kind)
     updates: list[dict[str, Any]] = []
     count = 0
     table = Improvement.__table__
-    from sqlalchemy import bindparam, update
 
     statement = update(table).where(table.c.id == bindparam("item_id")).values(priority=bindparam("new_priority"))
     for row in session.execute(stmt).all():
@@ -111,7 +120,12 @@ def quarter_breakdown(session: Session, quarter: str) -> list[dict[str, Any]]:
     owner = func.coalesce(i.owner, "")
     stmt = (
         select(
-            i.kind, i.status, owner, i.currency, func.count(), func.coalesce(func.sum(i.effort), 0),
+            i.kind,
+            i.status,
+            owner,
+            i.currency,
+            func.count(),
+            func.coalesce(func.sum(i.effort), 0),
             func.coalesce(func.sum(i.value_at_risk), 0),
         )
         .where(i.merged_into_id.is_(None), i.quarter == quarter)
@@ -152,3 +166,16 @@ def open_candidates(session: Session, quarter: str, kind: str, *, limit: int) ->
         .limit(limit)
     )
     return list(session.scalars(stmt))
+
+
+def quarter_items(session: Session, quarter: str, start: datetime, end: datetime) -> Iterator[Improvement]:
+    """The quarter's live items and the items done in it (planned for another quarter), by id, streamed."""
+    i = Improvement
+    done_here = and_(i.status == "done", i.done_at >= start, i.done_at < end)
+    stmt = (
+        select(i)
+        .where(i.merged_into_id.is_(None), or_(i.quarter == quarter, done_here))
+        .order_by(i.id)
+        .execution_options(yield_per=2000)
+    )
+    yield from session.scalars(stmt)

@@ -151,7 +151,8 @@ def score(item: ItemInputs, weights: Weights = DEFAULT_WEIGHTS) -> Score:
         impact = max(int(item.impact or 3), 1)
         confidence = int(item.rice_confidence if item.rice_confidence is not None else DEFAULT_RICE_CONFIDENCE)
         result = (
-            w["reach"] * math.log10(1 + max(reach, 0))
+            w["reach"]
+            * math.log10(1 + max(reach, 0))
             * impact ** w["impact"]
             * (confidence / 100) ** w["confidence"]
             / effort_term

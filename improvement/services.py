@@ -36,7 +36,14 @@ from improvement.models import (
     Suggestions,
 )
 from improvement.prioritisation import DEFAULT_WEIGHTS, score
-from improvement.validation import PRIORITY_INPUTS, NewProblem, ValidationFailed, problem_text, validate_edit, validate_problem
+from improvement.validation import (
+    PRIORITY_INPUTS,
+    NewProblem,
+    ValidationFailed,
+    problem_text,
+    validate_edit,
+    validate_problem,
+)
 
 if TYPE_CHECKING:  # the classifier module pulls in numpy; listing items must not pay for it
     from improvement.classification import Classifier

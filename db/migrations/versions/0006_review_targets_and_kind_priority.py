@@ -31,12 +31,8 @@ def upgrade() -> None:
     op.add_column("improvements", sa.Column("risk_reduction", sa.Integer(), nullable=True))
     op.add_column("improvements", sa.Column("reach", sa.Integer(), nullable=True))
     op.add_column("improvements", sa.Column("rice_confidence", sa.Integer(), nullable=True))
-    op.add_column(
-        "improvements", sa.Column("value_protected", sa.Numeric(16, 2, asdecimal=False), nullable=True)
-    )
-    op.create_index(
-        "ix_active_done_at", "improvements", ["done_at", "id"], sqlite_where=LIVE, postgresql_where=LIVE
-    )
+    op.add_column("improvements", sa.Column("value_protected", sa.Numeric(16, 2, asdecimal=False), nullable=True))
+    op.create_index("ix_active_done_at", "improvements", ["done_at", "id"], sqlite_where=LIVE, postgresql_where=LIVE)
     op.create_table(
         "quarter_targets",
         sa.Column("quarter", sa.String(length=7), nullable=False),
