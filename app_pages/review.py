@@ -72,7 +72,7 @@ else:
     )
 left, right = st.columns([3, 2])
 with left:
-    st.altair_chart(charts.mix_chart(review, width=420, height=170), width="content")
+    st.altair_chart(charts.mix_chart(review, width=420, height=200), width="content")
 with right:
     st.dataframe(
         pd.DataFrame(
@@ -81,7 +81,7 @@ with right:
                     "kind": k,
                     "target": f"{target.shares[k]}%",
                     "actual": f"{actual[k]:.0%}",
-                    "gap": f"{-review.gap[k]:+.0f} pts",
+                    "actual − target": f"{-review.gap[k]:+.0f} pts",
                 }
                 for k in KINDS
             ]
@@ -124,9 +124,14 @@ if notice := st.session_state.pop("review_notice", None):
 
 # Items that would close the gap ------------------------------------------------------------------------
 st.subheader("Items that would close the gap")
+committed_any = any(review.committed_totals.get("items", {}).values())
 if not review.candidates:
     st.caption("Every kind is at or above its target share.")
+elif not committed_any and not any(review.candidates.values()):
+    st.caption("Nothing is planned, in progress or done yet, and no new or triaged item is waiting to be planned.")
 for kind, candidates in review.candidates.items():
+    if not candidates and not committed_any:
+        continue
     closing = sum(c.closes_gap for c in candidates)
     st.markdown(
         f"**{kind}** is {review.gap[kind]:.0f} pts below its target"
@@ -226,6 +231,8 @@ with st.expander("Priority weights", icon=":material/balance:"):
                     st.session_state["review_notice"] = f"{n:,} {kind} item(s) rescored."
                     st.rerun()
 
+has_data = bool(review.total_items or review.done_in_quarter)
+
 # The money ----------------------------------------------------------------------------------------------
 st.subheader("The money")
 totals = review.money_totals()
@@ -233,68 +240,79 @@ m = st.columns(3)
 m[0].metric("At risk in the quarter's items", " + ".join(money(r.at_risk, r.currency) for r in totals) or "0")
 m[1].metric("Protected by items done", " + ".join(money(r.protected, r.currency) for r in totals) or "0")
 m[2].metric("Still at risk", " + ".join(money(r.still_at_risk, r.currency) for r in totals) or "0")
-left, right = st.columns(2)
-money_columns = {
-    "at risk": st.column_config.NumberColumn(format="%,.0f"),
-    "protected": st.column_config.NumberColumn(format="%,.0f"),
-    "still at risk": st.column_config.NumberColumn(format="%,.0f"),
-}
-with left:
-    st.altair_chart(charts.money_chart(review, width=380), width="content")
-    st.dataframe(
-        pd.DataFrame(
-            [
-                {
-                    "kind": r.key,
-                    "currency": r.currency,
-                    "at risk": r.at_risk,
-                    "protected": r.protected,
-                    "still at risk": r.still_at_risk,
-                }
-                for r in review.money
-                if r.by == "kind"
-            ]
-        ),
-        hide_index=True,
-        width="stretch",
-        column_config=money_columns,
-    )
-with right:
-    st.dataframe(
-        pd.DataFrame(
-            [
-                {
-                    "owner": r.key,
-                    "currency": r.currency,
-                    "at risk": r.at_risk,
-                    "protected": r.protected,
-                    "still at risk": r.still_at_risk,
-                }
-                for r in review.money
-                if r.by == "owner"
-            ]
-        ),
-        hide_index=True,
-        width="stretch",
-        column_config=money_columns,
-        height=360,
-    )
+if has_data:
+    left, right = st.columns(2)
+    money_columns = {
+        "at risk": st.column_config.NumberColumn(format="%,.0f"),
+        "protected": st.column_config.NumberColumn(format="%,.0f"),
+        "still at risk": st.column_config.NumberColumn(format="%,.0f"),
+    }
+    with left:
+        st.altair_chart(charts.money_chart(review, width=380), width="content")
+        st.dataframe(
+            pd.DataFrame(
+                [
+                    {
+                        "kind": r.key,
+                        "currency": r.currency,
+                        "at risk": r.at_risk,
+                        "protected": r.protected,
+                        "still at risk": r.still_at_risk,
+                    }
+                    for r in review.money
+                    if r.by == "kind"
+                ]
+            ),
+            hide_index=True,
+            width="stretch",
+            column_config=money_columns,
+        )
+    with right:
+        st.dataframe(
+            pd.DataFrame(
+                [
+                    {
+                        "owner": r.key,
+                        "currency": r.currency,
+                        "at risk": r.at_risk,
+                        "protected": r.protected,
+                        "still at risk": r.still_at_risk,
+                    }
+                    for r in review.money
+                    if r.by == "owner"
+                ]
+            ),
+            hide_index=True,
+            width="stretch",
+            column_config=money_columns,
+            height=360,
+        )
+else:
+    st.caption("No money at risk or protected in this quarter yet.")
+
 
 # Balance, status, value, trend --------------------------------------------------------------------------
-left, right = st.columns(2)
-with left:
-    st.subheader("Balance of kaizen, kaikaku and kakushin")
-    st.altair_chart(charts.balance_chart(review, width=380), width="content")
-    st.subheader("Value at risk by kind")
-    st.altair_chart(charts.value_by_kind_chart(review, width=380), width="content")
-with right:
-    st.subheader("Status")
-    st.altair_chart(charts.status_chart(review, width=380), width="content")
+if review.total_items:
+    left, right = st.columns(2)
+    with left:
+        st.subheader("Balance of kaizen, kaikaku and kakushin")
+        st.altair_chart(charts.balance_chart(review, width=380), width="content")
+        st.subheader("Value at risk by kind")
+        st.altair_chart(charts.value_by_kind_chart(review, width=380), width="content")
+    with right:
+        st.subheader("Status")
+        st.altair_chart(charts.status_chart(review, width=380), width="content")
 st.subheader("Trend over the last eight quarters")
-st.altair_chart(charts.trend_chart(review, width=820), width="content")
+if any(t[f"count_{k}"] for t in review.trend for k in KINDS):
+    st.altair_chart(charts.trend_chart(review, width=820), width="content")
+else:
+    st.caption("No items in the last eight quarters.")
 
 # People and items ---------------------------------------------------------------------------------------
-st.subheader(f"Done in {review.label}, and who did it (all {len(review.done_in_quarter):,})")
+st.subheader(
+    f"Done in {review.label}, and who did it"
+    + (f" (all {len(review.done_in_quarter):,})" if review.done_in_quarter else "")
+)
 if not review.done_in_quarter:
     st.caption("Nothing marked done in this quarter yet.")
 else:
@@ -364,12 +382,19 @@ def item_rows(items: list, with_confidence: bool = False) -> pd.DataFrame:  # ty
 
 
 st.subheader("Top problems by value at risk")
-st.dataframe(item_rows(review.top_by_value), hide_index=True, width="stretch", column_config=ITEM_COLUMNS)
+if review.top_by_value:
+    st.dataframe(item_rows(review.top_by_value), hide_index=True, width="stretch", column_config=ITEM_COLUMNS)
+else:
+    st.caption("No items in this quarter.")
 st.subheader(f"Needs review ({review.needs_review_count:,}; the {len(review.needs_review)} first by priority)")
-st.dataframe(item_rows(review.needs_review, True), hide_index=True, width="stretch", column_config=ITEM_COLUMNS)
+if review.needs_review:
+    st.dataframe(item_rows(review.needs_review, True), hide_index=True, width="stretch", column_config=ITEM_COLUMNS)
+else:
+    st.caption("Nothing needs review.")
 
-st.subheader("Owners")
-st.dataframe(pd.DataFrame(review.owners), hide_index=True, width="stretch")
+if review.owners:
+    st.subheader("Owners")
+    st.dataframe(pd.DataFrame(review.owners), hide_index=True, width="stretch")
 
 # Downloads: generated when clicked (the PDF takes a few seconds) ---------------------------------------
 c1, c2, c3 = st.columns(3)

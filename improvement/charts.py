@@ -82,11 +82,7 @@ def mix_chart(review: QuarterlyReview, *, width: int = 460, height: int = 170) -
         ),
         tooltip=["kind", "series", alt.Tooltip("share:Q", format=".0%")],
     )
-    labels = (
-        base.mark_text(align="left", dx=3, fontSize=11)
-        .encode(text=alt.Text("label:N"))
-        .transform_calculate(label="datum.series + ' ' + format(datum.share, '.0%')")
-    )
+    labels = base.mark_text(align="left", dx=3, fontSize=11).encode(text=alt.Text("share:Q", format=".0%"))
     return _style(alt.layer(bars, labels), width, height)
 
 
