@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, bindparam, func, or_, select, update
+from sqlalchemy import Table, and_, bindparam, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from db.models import Improvement, PriorityWeight, QuarterTarget
@@ -86,6 +86,7 @@ def rescore(session: Session, kind: str, weights: Weights, *, batch: int = 5000)
     updates: list[dict[str, Any]] = []
     count = 0
     table = Improvement.__table__
+    assert isinstance(table, Table)
 
     statement = update(table).where(table.c.id == bindparam("item_id")).values(priority=bindparam("new_priority"))
     for row in session.execute(stmt).all():

@@ -126,18 +126,16 @@ def balance_chart(review: QuarterlyReview, *, width: int = 460, height: int = 17
 def value_by_kind_chart(review: QuarterlyReview, *, width: int = 460, height: int = 120) -> Any:
     """Value at risk by kind in the main currency, with the amount and the share on each bar."""
     currency = review.mix_currency or (review.currencies[0] if review.currencies else "")
+    kinds = [r for r in review.money if r.by == "kind" and r.currency == currency]
+    total = sum(r.at_risk for r in kinds)
     rows = [
         {
             "kind": r.key,
             "value": r.at_risk,
-            "label": money_text(r.at_risk, r.currency),
+            "label": money_text(r.at_risk, r.currency) + (f" ({r.at_risk / total:.0%})" if total else ""),
         }
-        for r in review.money
-        if r.by == "kind" and r.currency == currency
+        for r in kinds
     ]
-    total = sum(r["value"] for r in rows)
-    for r in rows:
-        r["label"] += f" ({r['value'] / total:.0%})" if total else ""
     data = pd.DataFrame(rows or [{"kind": k, "value": 0.0, "label": "0"} for k in KINDS])
     base = alt.Chart(data).encode(
         y=alt.Y("kind:N", sort=_kind_sort(), title=None),

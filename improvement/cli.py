@@ -289,10 +289,11 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def cmd_target(args: argparse.Namespace) -> int:
-    from improvement.review import quarterly_review, set_target
+    from improvement.review import TargetMix, quarterly_review, set_target
 
     sessions = _backend(args).sessions
     shares = {"kaizen": args.kaizen, "kaikaku": args.kaikaku, "kakushin": args.kakushin}
+    target: TargetMix | None
     if any(v is not None for v in shares.values()) or args.basis:
         missing = [k for k, v in shares.items() if v is None]
         if missing:

@@ -81,7 +81,8 @@ def postgres_database() -> Iterator[str]:
 
 def _truncate(factory: sessionmaker[Session]) -> None:
     with factory.begin() as session:
-        session.execute(text("TRUNCATE changes, problems, improvements, documents, quarter_targets, priority_weights RESTART IDENTITY CASCADE"))
+        tables = "changes, problems, improvements, documents, quarter_targets, priority_weights"
+        session.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])

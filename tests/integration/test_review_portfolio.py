@@ -158,7 +158,7 @@ def test_done_items_count_in_the_quarter_they_were_done_in_and_the_money_keeps_c
     late = add(service, "Refunds take a month across four teams", "kaikaku", LAST_QUARTER, value_at_risk="9000")
     plan(service, late, owner="Rosa Jimenez")
     finish(service, late)
-    eur = add(service, "The bill does not explain the pro-rata charge", "kaizen", value_at_risk="1000")
+    add(service, "The bill does not explain the pro-rata charge", "kaizen", value_at_risk="1000")
     usd = add(service, "Gate changes are not pushed to the app", "kaizen", value_at_risk="250", currency="USD")
     plan(service, usd, owner="Ben Fischer")
     finish(service, usd)
