@@ -132,14 +132,16 @@ elif not committed_any and not any(review.candidates.values()):
 for kind, candidates in review.candidates.items():
     if not candidates and not committed_any:
         continue
-    closing = sum(c.closes_gap for c in candidates)
+    needed = review.needed.get(kind)
+    if needed is None:
+        how = f": planning its best waiting items would narrow the gap, not close it (more {kind} work is needed)."
+    elif needed <= len(candidates):
+        how = f": planning the {needed} ticked item(s) would close the gap."
+    else:
+        how = f": planning the {needed} best new or triaged items (the first {len(candidates)} shown) would close it."
     st.markdown(
         f"**{kind}** is {review.gap[kind]:.0f} pts below its target"
-        + (
-            f": planning the {closing} ticked item(s) would close the gap."
-            if candidates
-            else f", and no new or triaged {kind} item is waiting."
-        )
+        + (how if candidates else f", and no new or triaged {kind} item is waiting.")
     )
     if candidates:
         st.caption(f"{METHOD[kind]}: {review.formulas[kind]}")  # type: ignore[index]
@@ -164,7 +166,7 @@ for kind, candidates in review.candidates.items():
             column_config={
                 "closes gap": st.column_config.CheckboxColumn(width="small"),
                 "id": st.column_config.NumberColumn(width="small", format="%d"),
-                "title": st.column_config.TextColumn(width="large"),
+                "title": st.column_config.TextColumn(width="medium"),
                 "value at risk": st.column_config.NumberColumn(format="%,.0f"),
                 "priority": st.column_config.NumberColumn(format="%.2f", width="small"),
                 "how": st.column_config.TextColumn("formula with this item's inputs", width="large"),
@@ -350,7 +352,7 @@ else:
         width="stretch",
         column_config={
             "id": st.column_config.NumberColumn(width="small", format="%d"),
-            "title": st.column_config.TextColumn(width="large"),
+            "title": st.column_config.TextColumn(width="medium"),
             "done": st.column_config.DatetimeColumn(format="D MMM YYYY"),
             "protected": st.column_config.NumberColumn(format="%,.0f"),
         },
@@ -394,7 +396,12 @@ else:
 
 if review.owners:
     st.subheader("Owners")
-    st.dataframe(pd.DataFrame(review.owners), hide_index=True, width="stretch")
+    st.dataframe(
+        pd.DataFrame(review.owners),
+        hide_index=True,
+        width="stretch",
+        column_config={"value_at_risk": st.column_config.NumberColumn("value at risk", format="%,.0f")},
+    )
 
 # Downloads: generated when clicked (the PDF takes a few seconds) ---------------------------------------
 c1, c2, c3 = st.columns(3)

@@ -86,7 +86,7 @@ def mix_chart(review: QuarterlyReview, *, width: int = 460, height: int = 170) -
     return _style(alt.layer(bars, labels), width, height)
 
 
-def balance_chart(review: QuarterlyReview, *, width: int = 460, height: int = 170) -> Any:
+def balance_chart(review: QuarterlyReview, *, width: int = 460, height: int = 220) -> Any:
     """Items of each kind in this quarter and the previous one, with the count and the share on each bar."""
     this_label = review.label
     previous_total = sum(review.previous_counts_by_kind.values())
@@ -168,7 +168,7 @@ def status_chart(review: QuarterlyReview, *, width: int = 460, height: int = 200
     return _style(alt.layer(bars, labels), width, height)
 
 
-def money_chart(review: QuarterlyReview, *, width: int = 460, height: int = 150) -> Any:
+def money_chart(review: QuarterlyReview, *, width: int = 460, height: int = 230) -> Any:
     """Per kind, in the main currency: protected by items done in the quarter against still at risk."""
     currency = review.mix_currency or (review.currencies[0] if review.currencies else "")
     rows = []
@@ -197,18 +197,35 @@ def money_chart(review: QuarterlyReview, *, width: int = 460, height: int = 150)
     return _style(alt.layer(bars, labels), width, height)
 
 
-def trend_chart(review: QuarterlyReview, *, width: int = 900, height: int = 200) -> Any:
-    """Items of each kind over the last eight quarters, with the count at each point."""
-    rows = [{"quarter": t["quarter"], "kind": k, "items": t[f"count_{k}"]} for t in review.trend for k in KINDS]
+def trend_chart(review: QuarterlyReview, *, width: int = 900, height: int = 260) -> Any:
+    """Items of each kind over the last eight quarters, stacked in the fixed order, the count in each block."""
+    rows = []
+    for t in review.trend:
+        below = 0
+        for order, k in enumerate(KINDS):
+            n = t[f"count_{k}"]
+            rows.append({"quarter": t["quarter"], "kind": k, "items": n, "order": order, "middle": below + n / 2})
+            below += n
     data = pd.DataFrame(rows)
-    base = alt.Chart(data).encode(
-        x=alt.X("quarter:N", title=None, sort=[t["quarter"] for t in review.trend]),
-        y=alt.Y("items:Q", title="items"),
-        color=alt.Color("kind:N", scale=KIND_SCALE, sort=_kind_sort(), title=None),
+    quarters = [t["quarter"] for t in review.trend]
+    bars = (
+        alt.Chart(data)
+        .mark_bar()
+        .encode(
+            x=alt.X("quarter:N", title=None, sort=quarters, axis=alt.Axis(labelAngle=0)),
+            y=alt.Y("items:Q", title="items", stack="zero"),
+            color=alt.Color("kind:N", scale=KIND_SCALE, sort=_kind_sort(), title=None),
+            order=alt.Order("order:Q"),
+            tooltip=["quarter", "kind", "items"],
+        )
     )
-    lines = base.mark_line(point=True).encode(tooltip=["quarter", "kind", "items"])
-    labels = base.mark_text(dy=-8, fontSize=10).encode(text=alt.Text("items:Q", format=","))
-    return _style(alt.layer(lines, labels), width, height)
+    labels = (
+        alt.Chart(data)
+        .transform_filter("datum.items > 0")
+        .mark_text(fontSize=10, color="white")
+        .encode(x=alt.X("quarter:N", sort=quarters), y="middle:Q", text=alt.Text("items:Q", format=","))
+    )
+    return _style(alt.layer(bars, labels), width, height)
 
 
 def svg(chart: Any) -> str:

@@ -152,7 +152,13 @@ def review_html(review: QuarterlyReview, *, charts: bool = True, generated: date
                 f"<h3>{_kind(kind)}: below target, and no new or triaged {escape(kind)} item to plan</h3>"
             )
             continue
-        closing = sum(c.closes_gap for c in candidates)
+        needed = review.needed.get(kind)
+        if needed is None:
+            how = "Planning the items below would narrow the gap, not close it"
+        elif needed <= len(candidates):
+            how = f"Planning the {needed} marked item(s) would close the gap"
+        else:
+            how = f"Planning the {needed} best waiting items (the first {len(candidates)} below) would close the gap"
         rows = "".join(
             f"<tr><td class=id>{c.item.id}</td><td>{_title(c.item, 60)}</td>"
             f"<td class=s>{escape(STATUS_LABELS.get(c.item.status, c.item.status))}</td>"
@@ -161,8 +167,8 @@ def review_html(review: QuarterlyReview, *, charts: bool = True, generated: date
             for c in candidates
         )
         gap_sections.append(
-            f"<h3>{_kind(kind)}: {review.gap[kind]:.0f} pts below target. Planning the {closing} marked item(s) "
-            f"would close the gap</h3><p class='note formula'>{escape(candidates[0].method)}: "
+            f"<h3>{_kind(kind)}: {review.gap[kind]:.0f} pts below target. {how}</h3>"
+            f"<p class='note formula'>{escape(candidates[0].method)}: "
             f"{escape(review.formulas[kind])}</p>"
             "<table class=items><tr><th class=id>#</th><th>Title</th><th class=s>Status</th>"
             "<th class=num>Value at risk</th><th class=num>Priority</th><th class=mark style='width:8mm'></th></tr>"

@@ -32,7 +32,7 @@ BASES = {"items": "share of items", "effort": "share of effort", "value": "share
 DEFAULT_TARGET = {"kaizen": 70, "kaikaku": 20, "kakushin": 10}
 COMMITTED = ("planned", "in_progress", "done")  # the work a team has taken on: what the mix measures
 CANDIDATE_STATUSES = ("new", "triaged")
-CANDIDATES_PER_KIND = 50
+CANDIDATES_PER_KIND = 200
 
 
 @dataclass(frozen=True)
@@ -114,6 +114,8 @@ class QuarterlyReview:
     committed_totals: dict[str, dict[str, float]] = field(default_factory=dict)  # basis -> kind -> amount
     gap: dict[str, float] = field(default_factory=dict)  # kind -> target minus actual, percentage points
     candidates: dict[str, list[Candidate]] = field(default_factory=dict)
+    # kind -> how many of its best candidates, planned, would close its gap (None: all of them would not)
+    needed: dict[str, int | None] = field(default_factory=dict)
     formulas: dict[str, str] = field(default_factory=dict)
     money: list[MoneyRow] = field(default_factory=list)
     done_in_quarter: list[ItemView] = field(default_factory=list)  # every item done in the quarter
@@ -241,7 +243,7 @@ def quarterly_review(
     mix_currency, committed = _committed_totals(breakdown)
     actual_mix = {basis: _shares(totals) for basis, totals in committed.items()}
     gap = {k: round(target.shares[k] - 100 * actual_mix[target.basis][k], 1) for k in KINDS}
-    candidates = _gap_candidates(target, committed[target.basis], candidate_scores, mix_currency)
+    candidates, needed = _gap_candidates(target, committed[target.basis], candidate_scores, mix_currency)
     return QuarterlyReview(
         running=start <= now < end,
         as_of=now if start <= now < end else None,
@@ -251,6 +253,7 @@ def quarterly_review(
         committed_totals=committed,
         gap=gap,
         candidates=candidates,
+        needed=needed,
         formulas={k: formula_text(k, weights) for k in KINDS},
         money=_money(breakdown, done_views),
         done_in_quarter=done_views,
@@ -323,10 +326,11 @@ def _gap_candidates(
     totals: dict[str, float],
     scored: dict[str, list[tuple[ItemView, Any]]],
     currency: str,
-) -> dict[str, list[Candidate]]:
+) -> tuple[dict[str, list[Candidate]], dict[str, int | None]]:
     """For each kind below its target share: its best-priority new or triaged items; the fewest of them that,
     once planned, would bring the kind up to its target are marked ``closes_gap``."""
     out: dict[str, list[Candidate]] = {}
+    needed: dict[str, int | None] = {}
     whole = sum(totals.values())
     for kind in KINDS:
         share = target.shares[kind] / 100
@@ -348,7 +352,8 @@ def _gap_candidates(
             Candidate(item, result.method, result.formula, flag)
             for (item, result), flag in zip(scored.get(kind, []), closing, strict=True)
         ][:10]
-    return out
+        needed[kind] = sum(closing) if reached else None
+    return out, needed
 
 
 def _protected(item: ItemView) -> float:

@@ -82,6 +82,7 @@ def test_a_target_is_stored_and_the_gap_names_the_items_that_close_it(service: B
     # Best RICE first (the widest reach); three of them planned would make kakushin 3 of 6 items: 50%.
     assert [c.item.id for c in candidates] == list(reversed(ideas))
     assert [c.closes_gap for c in candidates] == [True, True, True, False]
+    assert review.needed == {"kakushin": 3}
     assert candidates[0].method == "RICE" and "reach" in candidates[0].formula
     assert "kaizen" not in review.candidates and "kaikaku" not in review.candidates
 
@@ -100,6 +101,7 @@ def test_a_target_is_stored_and_the_gap_names_the_items_that_close_it(service: B
     assert review.actual_mix["effort"] == {"kaizen": 0.375, "kaikaku": 0.0, "kakushin": 0.625}
     # One more kakushin item of effort 3 makes 8 of 11 effort points (73%): the first candidate is enough.
     assert [c.closes_gap for c in review.candidates["kakushin"]] == [True, False, False]
+    assert review.needed == {"kakushin": 1}
     assert list(review.candidates) == ["kakushin"]
 
 
