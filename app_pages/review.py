@@ -10,7 +10,7 @@ from app_pages.common import actor, backend, money, safe
 from improvement import charts
 from improvement.domain import DomainError, quarter_of
 from improvement.prioritisation import METHOD, WEIGHT_NAMES
-from improvement.report import review_csv, review_html, review_pdf
+from improvement.report import pdf_unavailable, review_csv, review_html, review_pdf
 from improvement.review import BASES, DEFAULT_TARGET, KINDS, get_weights, quarterly_review, set_target, set_weights
 
 STATUS = charts.STATUS_LABELS
@@ -405,6 +405,8 @@ if review.owners:
 
 # Downloads: generated when clicked (the PDF takes a few seconds) ---------------------------------------
 c1, c2, c3 = st.columns(3)
+if problem := pdf_unavailable():
+    st.caption(f"No PDF on this server: {problem}. The HTML report prints the same pages.")
 c1.download_button(
     "The meeting report (PDF)",
     lambda: review_pdf(quarterly_review(sessions, quarter)),
@@ -413,6 +415,7 @@ c1.download_button(
     key="dl_pdf",
     icon=":material/picture_as_pdf:",
     type="primary",
+    disabled=problem is not None,
 )
 c2.download_button(
     "Printable report (HTML)",

@@ -8,6 +8,7 @@ paper shows the same kinds in the same order and colours as the screen.
 from __future__ import annotations
 
 import csv
+import functools
 import io
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -18,6 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from db import portfolio
 from improvement import domain
+from improvement.domain import DomainError
 from improvement.models import ItemView
 from improvement.review import BASES, KINDS, MoneyRow, QuarterlyReview
 
@@ -106,7 +108,7 @@ td, th { border-bottom: 1px solid #ddd; padding: 1mm 1.5mm; text-align: left; ve
          overflow: hidden; white-space: nowrap; text-overflow: ellipsis; }
 th { background: #f3f3f3; font-weight: bold; white-space: normal; } .num { text-align: right; }
 tr { break-inside: avoid; }
-table.items th.id, table.items td.id { width: 9mm; } table.items .k { width: 18mm; } table.items .s { width: 20mm; }
+table.items th.id, table.items td.id { width: 13mm; } table.items .k { width: 18mm; } table.items .s { width: 20mm; }
 table.items .o { width: 30mm; } table.items th.num { width: 26mm; }
 .kind { font-weight: bold; } .kaizen { color: #2E86AB; } .kaikaku { color: #E07A5F; } .kakushin { color: #5E9C7E; }
 .gap-neg { color: #C0392B; } .gap-pos { color: #3D9970; }
@@ -281,14 +283,26 @@ def _committed_amount(review: QuarterlyReview, basis: str, kind: str) -> str:
     return _money(amount, review.mix_currency)
 
 
+@functools.cache
+def pdf_unavailable() -> str | None:
+    """Why PDFs cannot be made here (WeasyPrint cannot load the system's Pango), or None when they can."""
+    try:
+        import weasyprint  # noqa: F401
+    except OSError as error:
+        return (
+            "the PDF report needs the Pango library (Debian: apt-get install libpango-1.0-0 libpangoft2-1.0-0): "
+            f"{str(error).splitlines()[0]}"
+        )
+    return None
+
+
 def review_pdf(review: QuarterlyReview) -> bytes:
     """The printable report as PDF bytes (WeasyPrint; needs the system's Pango library)."""
-    try:
-        from weasyprint import HTML
-    except OSError as error:  # the Pango library is missing
-        raise RuntimeError(
-            f"PDF needs the Pango library (Debian: apt-get install libpango-1.0-0 libpangoft2-1.0-0): {error}"
-        ) from None
+    problem = pdf_unavailable()
+    if problem:
+        raise DomainError(problem)
+    from weasyprint import HTML
+
     return bytes(HTML(string=review_html(review)).write_pdf())
 
 
