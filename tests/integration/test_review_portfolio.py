@@ -247,3 +247,43 @@ def test_the_cli_sets_and_shows_targets_and_weights(sessions, capsys) -> None:  
     assert main(["weights", "--kind", "kakushin", "reach=2", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["kakushin"]["weights"]["reach"] == 2.0
     assert main(["weights", "--kind", "kakushin", "reach"]) == 2
+
+
+def test_migration_0006_rescores_existing_items_by_their_kind_and_keeps_the_rollup_triggers(tmp_path: Path) -> None:
+    from alembic import command
+    from sqlalchemy import text
+
+    from db.engine import alembic_config, make_engine, upgrade
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'old.db'}")
+    config = alembic_config(engine)
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "0005")
+    columns = (
+        "title, description, kind, kind_decided_by, classifier, confidence, rationale, needs_review, proposed_fix, "
+        "proactive_action, cross_industry_idea, status, quarter, effort, impact, value_at_risk, currency, "
+        "customers_affected, report_count, priority, target, outcome, created_at, updated_at, version"
+    )
+    with engine.begin() as connection:
+        for kind in ("kaizen", "kaikaku", "kakushin"):
+            connection.execute(
+                text(
+                    f"INSERT INTO improvements ({columns}) VALUES ('t', 'd', :kind, 'model', 'offline', 0.9, '', 0, "
+                    "'', '', '', 'new', '2026-Q4', 2, 4, 24000, 'EUR', 150, 1, 99.0, '', '', "
+                    "'2026-11-01', '2026-11-01', 1)"
+                ),
+                {"kind": kind},
+            )
+    upgrade(engine)
+    with engine.begin() as connection:
+        rows = connection.execute(text("SELECT kind, priority FROM improvements ORDER BY id")).all()
+        for kind, priority in rows:
+            expected = score(ItemInputs(kind, value_at_risk=24000, customers_affected=150, effort=2, impact=4))
+            assert priority == expected.value
+        connection.execute(text("UPDATE improvements SET status = 'triaged' WHERE kind = 'kaizen'"))
+        triaged = connection.execute(
+            text("SELECT sum(item_count) FROM rollup_by_kind WHERE status = 'triaged'")
+        ).scalar()
+    assert triaged == 1  # adding columns did not drop SQLite's rollup triggers
+    engine.dispose()
