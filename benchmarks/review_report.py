@@ -99,7 +99,7 @@ def markdown(r: dict[str, Any]) -> list[str]:
         f"| item-level CSV of the quarter | {r['csv_s']} s | {r['csv_rows']:,} rows |",
         "",
         "The PDF's cost is the charts and the page layout, not the backlog's size: the done list in print stops "
-        "at 300 rows (the CSV has them all).",
+        "at 100 rows (the CSV has them all).",
     ]
 
 

@@ -24,7 +24,7 @@ from improvement.models import ItemView
 from improvement.review import BASES, KINDS, MoneyRow, QuarterlyReview
 
 TITLE_CHARS = 70
-DONE_ROWS_IN_PRINT = 300
+DONE_ROWS_IN_PRINT = 100
 STATUS_LABELS = {
     "new": "New",
     "triaged": "Triaged",
