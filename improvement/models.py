@@ -63,6 +63,7 @@ class ItemView:
         data = asdict(self)
         data["created_at"] = self.created_at.isoformat()
         data["updated_at"] = self.updated_at.isoformat()
+        data["done_at"] = self.done_at.isoformat() if self.done_at else None
         return data
 
 
