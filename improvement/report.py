@@ -123,6 +123,9 @@ def review_html(review: QuarterlyReview, *, charts: bool = True, generated: date
     """The review as one self-contained HTML page (inline SVG charts), ready to print or to turn into a PDF."""
     generated = generated or datetime.now(UTC)
     svgs = _charts(review) if charts else {}
+    has_items = bool(review.total_items or review.done_in_quarter)
+    has_trend = any(t[f"count_{k}"] for t in review.trend for k in KINDS)
+    committed_any = any(review.committed_totals.get("items", {}).values())
     target = review.target
     assert target is not None
     basis_words = BASES[target.basis]
@@ -149,6 +152,8 @@ def review_html(review: QuarterlyReview, *, charts: bool = True, generated: date
     )
     gap_sections = []
     for kind, candidates in review.candidates.items():
+        if not candidates and not committed_any:
+            continue
         if not candidates:
             gap_sections.append(
                 f"<h3>{_kind(kind)}: below target, and no new or triaged {escape(kind)} item to plan</h3>"
@@ -176,7 +181,11 @@ def review_html(review: QuarterlyReview, *, charts: bool = True, generated: date
             "<th class=num>Value at risk</th><th class=num>Priority</th><th class=mark style='width:8mm'></th></tr>"
             f"{rows}</table>"
         )
-    gaps = "".join(gap_sections) or "<p>Every kind is at or above its target share.</p>"
+    gaps = "".join(gap_sections) or (
+        "<p>Every kind is at or above its target share.</p>"
+        if committed_any or not review.candidates
+        else "<p>Nothing is planned, in progress or done yet, and no new or triaged item is waiting.</p>"
+    )
 
     money_totals = review.money_totals()
     money_at_risk = " + ".join(_money(r.at_risk, r.currency) for r in money_totals) or "0"
@@ -224,6 +233,18 @@ def review_html(review: QuarterlyReview, *, charts: bool = True, generated: date
     def chart(name: str) -> str:
         return f"<div class=chart>{svgs[name]}</div>" if name in svgs else ""
 
+    money_block = (
+        f"{chart('money')}<h3>By kind</h3>{_money_rows(kind_money, 'Kind')}"
+        f"<h3>By owner</h3>{_money_rows(owner_money, 'Owner')}"
+        if has_items
+        else ""
+    )
+    balance_block = (
+        f"<h2>Balance, status and value at risk</h2><p class=note>{escape(review.label)} against "
+        f"{escape(previous)}.</p>{chart('balance')}{chart('status')}{chart('value')}"
+        if review.total_items
+        else ""
+    )
     formulas = "".join(f"<li>{_kind(k)}: <span class=formula>{escape(review.formulas[k])}</span></li>" for k in KINDS)
     return f"""<!doctype html><html lang="en"><head><meta charset="utf-8">
 <title>Quarterly innovation backlog review {escape(review.label)}</title><style>{CSS}</style></head><body>
@@ -246,13 +267,9 @@ fits the kind. ✔ marks the fewest that, once planned, would bring the kind up 
 <h2>The money</h2>
 <p>At risk in the quarter's items: <b>{money_at_risk}</b>; protected by items done in the quarter:
 <b>{protected}</b>; still at risk (not done, not dropped): <b>{still}</b>. Currencies are never added together.</p>
-{chart("money")}
-<h3>By kind</h3>{_money_rows(kind_money, "Kind")}
-<h3>By owner</h3>{_money_rows(owner_money, "Owner")}
+{money_block}
 
-<h2>Balance, status and value at risk</h2>
-<p class=note>{escape(review.label)} against {escape(previous)}.</p>
-{chart("balance")}{chart("status")}{chart("value")}
+{balance_block}
 
 <h2>Done in {escape(review.label)}, and who did it</h2>
 <p class=note>Credited to the quarter in which each item was marked done.</p>
@@ -265,7 +282,7 @@ fits the kind. ✔ marks the fewest that, once planned, would bring the kind up 
 {_items_table(review.needs_review, empty="Nothing needs review.", extra="confidence")}
 
 <h2>Trend over the last eight quarters</h2>
-{chart("trend")}
+{chart("trend") if has_trend else "<p class=muted>No items in the last eight quarters.</p>"}
 <table><tr><th>Quarter</th><th class=num>Kaizen</th><th class=num>Kaikaku</th><th class=num>Kakushin</th></tr>
 {trend_rows}</table>
 
