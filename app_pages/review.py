@@ -166,10 +166,10 @@ for kind, candidates in review.candidates.items():
             column_config={
                 "closes gap": st.column_config.CheckboxColumn(width="small"),
                 "id": st.column_config.NumberColumn(width="small", format="%d"),
-                "title": st.column_config.TextColumn(width="medium"),
+                "title": st.column_config.TextColumn(width="large"),
                 "value at risk": st.column_config.NumberColumn(format="%,.0f"),
                 "priority": st.column_config.NumberColumn(format="%.2f", width="small"),
-                "how": st.column_config.TextColumn("formula with this item's inputs", width="large"),
+                "how": st.column_config.TextColumn("formula with this item's inputs", width="medium"),
             },
             key=f"gap_{kind}",
         )
