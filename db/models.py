@@ -93,7 +93,14 @@ class Improvement(Base):
     currency: Mapped[str] = mapped_column(String(3), default="EUR")
     customers_affected: Mapped[int] = mapped_column(Integer, default=0)
     report_count: Mapped[int] = mapped_column(Integer, default=1)
-    priority: Mapped[float] = mapped_column(Float, default=0.0)
+    priority: Mapped[float] = mapped_column(Float, default=0.0)  # by the formula that fits the kind
+    # Inputs of the kind's priority formula (improvement.prioritisation); None means the formula's default.
+    urgency: Mapped[int | None] = mapped_column(Integer)  # WSJF time criticality, 1-5
+    risk_reduction: Mapped[int | None] = mapped_column(Integer)  # WSJF risk reduction, 1-5
+    reach: Mapped[int | None] = mapped_column(Integer)  # RICE reach in customers (None: customers affected)
+    rice_confidence: Mapped[int | None] = mapped_column(Integer)  # RICE confidence, percent
+    # The money the outcome protected, when it differs from the value at risk (None: all of it).
+    value_protected: Mapped[float | None] = mapped_column(Numeric(16, 2, asdecimal=False))
     target: Mapped[str] = mapped_column(Text, default="")
     outcome: Mapped[str] = mapped_column(Text, default="")
     merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("improvements.id", ondelete="SET NULL"))
@@ -125,7 +132,34 @@ class Improvement(Base):
         _active_index("ix_active_quarter_review", "quarter", "needs_review", "priority", "id"),
         _active_index("ix_active_quarter_kind_priority", "quarter", "kind", "priority", "id"),
         _active_index("ix_active_quarter_status_value", "quarter", "status", "value_at_risk", "id"),
+        _active_index("ix_active_done_at", "done_at", "id"),
     )
+
+
+class QuarterTarget(Base):
+    """The mix of kaizen, kaikaku and kakushin a leader wants in a quarter, in whole percent."""
+
+    __tablename__ = "quarter_targets"
+
+    quarter: Mapped[str] = mapped_column(String(7), primary_key=True)
+    basis: Mapped[str] = mapped_column(String(16), default="items")  # items, effort or value
+    kaizen: Mapped[int] = mapped_column(Integer)
+    kaikaku: Mapped[int] = mapped_column(Integer)
+    kakushin: Mapped[int] = mapped_column(Integer)
+    set_by: Mapped[str] = mapped_column(String(200), default="")
+    set_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class PriorityWeight(Base):
+    """A leader's weight for one input of one kind's priority formula; absent means the default."""
+
+    __tablename__ = "priority_weights"
+
+    kind: Mapped[str] = mapped_column(String(16), primary_key=True)
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    weight: Mapped[float] = mapped_column(Float)
+    set_by: Mapped[str] = mapped_column(String(200), default="")
+    set_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
 class KindRollup(Base):

@@ -214,6 +214,11 @@ def cmd_edit(args: argparse.Namespace) -> int:
             "target": args.target,
             "outcome": args.outcome,
             "proposed_fix": args.proposed_fix,
+            "urgency": args.urgency,
+            "risk_reduction": args.risk_reduction,
+            "reach": args.reach,
+            "rice_confidence": args.rice_confidence,
+            "value_protected": args.value_protected,
         }.items()
         if v is not None
     }
@@ -265,8 +270,99 @@ def cmd_review(args: argparse.Namespace) -> int:
             )
         print("  status: " + ", ".join(f"{s} {n}" for s, n in review.counts_by_status.items()))
         print(f"  needs review: {review.needs_review_count}")
+        target = review.target
+        assert target is not None
+        actual = review.actual_mix[target.basis]
+        print(
+            f"  target (share of {target.basis}{', a starting point' if target.is_default else ''}): "
+            + ", ".join(
+                f"{k} {target.shares[k]}% (actual {actual[k]:.0%}, gap {review.gap[k]:+.0f} pts)" for k in actual
+            )
+        )
 
     _emit(args, review.as_json(), human)
+    return EXIT_OK
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from improvement.report import review_csv, review_html, review_pdf
+    from improvement.review import quarterly_review
+
+    sessions = _backend(args).sessions
+    path = Path(args.output)
+    if not path.parent.exists():
+        raise BadInput(f"folder {str(path.parent)!r} does not exist")
+    if args.format == "csv":
+        path.write_text(review_csv(sessions, args.quarter), encoding="utf-8")
+    else:
+        review = quarterly_review(sessions, args.quarter)
+        if args.format == "pdf":
+            path.write_bytes(review_pdf(review))
+        else:
+            path.write_text(review_html(review), encoding="utf-8")
+    data = {"quarter": args.quarter.upper(), "format": args.format, "path": str(path), "bytes": path.stat().st_size}
+    _emit(args, data, lambda: print(f"wrote {path} ({data['bytes']:,} bytes)"))
+    return EXIT_OK
+
+
+def cmd_target(args: argparse.Namespace) -> int:
+    from improvement.review import TargetMix, quarterly_review, set_target
+
+    sessions = _backend(args).sessions
+    shares = {"kaizen": args.kaizen, "kaikaku": args.kaikaku, "kakushin": args.kakushin}
+    target: TargetMix | None
+    if any(v is not None for v in shares.values()) or args.basis:
+        missing = [k for k, v in shares.items() if v is None]
+        if missing:
+            raise BadInput(f"give all three shares; missing --{', --'.join(missing)}")
+        target = set_target(sessions, args.quarter, args.basis or "items", shares, actor=_actor(args))
+    else:
+        target = quarterly_review(sessions, args.quarter, top=0).target
+    assert target is not None
+    note = " (a starting point: no target set yet)" if target.is_default else f" (set by {target.set_by})"
+    _emit(
+        args,
+        target.as_json(),
+        lambda: print(
+            f"{target.quarter} target, share of {target.basis}: kaizen {target.shares['kaizen']}%, kaikaku "
+            f"{target.shares['kaikaku']}%, kakushin {target.shares['kakushin']}%{note}"
+        ),
+    )
+    return EXIT_OK
+
+
+def cmd_weights(args: argparse.Namespace) -> int:
+    from improvement.prioritisation import METHOD, WEIGHT_NAMES, formula_text
+    from improvement.review import get_weights, set_weights
+
+    sessions = _backend(args).sessions
+    rescored = None
+    if args.weights:
+        if not args.kind:
+            raise BadInput("say which formula: --kind kaizen, kaikaku or kakushin")
+        pairs = {}
+        for pair in args.weights:
+            name, sep, value = pair.partition("=")
+            if not sep:
+                raise BadInput(f"write a weight as NAME=NUMBER, got {pair!r}")
+            pairs[name.strip()] = value
+        rescored = set_weights(sessions, args.kind, pairs, actor=_actor(args))
+    weights = get_weights(sessions)
+    data = {
+        kind.value: {"method": METHOD[kind], "weights": weights.of(kind), "formula": formula_text(kind, weights)}
+        for kind in WEIGHT_NAMES
+    }
+    if rescored is not None:
+        data["rescored"] = rescored  # type: ignore[assignment]
+
+    def human() -> None:
+        for kind, info in data.items():
+            if kind != "rescored":
+                print(f"{kind:9} {info['formula']}")  # type: ignore[index]
+        if rescored is not None:
+            print(f"{rescored:,} {args.kind} item(s) rescored")
+
+    _emit(args, data, human)
     return EXIT_OK
 
 
@@ -730,6 +826,11 @@ def build_parser() -> argparse.ArgumentParser:
     for flag in ("title", "owner", "quarter", "effort", "impact", "target", "outcome", "status", "kind"):
         p.add_argument(f"--{flag}")
     p.add_argument("--proposed-fix", dest="proposed_fix")
+    p.add_argument("--urgency", help="WSJF input for kaikaku: time criticality 1-5")
+    p.add_argument("--risk-reduction", dest="risk_reduction", help="WSJF input for kaikaku: 1-5")
+    p.add_argument("--reach", help="RICE input for kakushin: customers reached (default: customers affected)")
+    p.add_argument("--rice-confidence", dest="rice_confidence", help="RICE input for kakushin: 0-100 percent")
+    p.add_argument("--value-protected", dest="value_protected", help="money the outcome protected")
     p.add_argument("--expected-version", type=int, help="refuse the edit if someone saved a newer version")
 
     p = add("merge", cmd_merge, "merge duplicate items into one, keeping every report")
@@ -741,6 +842,22 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = add("review", cmd_review, "the quarterly innovation backlog review")
     p.add_argument("--quarter", required=True)
+
+    p = add("report", cmd_report, "the printable quarterly review as PDF or HTML")
+    p.add_argument("--quarter", required=True)
+    p.add_argument("--format", choices=["pdf", "html", "csv"], default="pdf")
+    p.add_argument("--output", "-o", required=True, help="file to write")
+
+    p = add("target", cmd_target, "show or set a quarter's target mix of kaizen, kaikaku and kakushin")
+    p.add_argument("--quarter", required=True)
+    p.add_argument("--basis", choices=["items", "effort", "value"], help="what the shares are of (default items)")
+    p.add_argument("--kaizen", help="percent")
+    p.add_argument("--kaikaku", help="percent")
+    p.add_argument("--kakushin", help="percent")
+
+    p = add("weights", cmd_weights, "show or set the weights of a kind's priority formula (rescores its items)")
+    p.add_argument("--kind", help="kaizen (quick win), kaikaku (WSJF) or kakushin (RICE)")
+    p.add_argument("weights", nargs="*", metavar="NAME=WEIGHT", help="e.g. reach=2 confidence=1")
 
     p = add("import", cmd_import, "import problems from a CSV or JSON file (all or nothing)")
     p.add_argument("file")

@@ -126,6 +126,10 @@ def seed_demo(
                 example.kind
             ]
             impact = rng.randint(2, 5)
+            # The priority inputs come from the id, not the generator, so earlier demo data stays as it was.
+            urgency = 1 + item_id * 7 % 5 if example.kind == "kaikaku" else None
+            risk_reduction = 1 + item_id * 3 % 5 if example.kind == "kaikaku" else None
+            rice_confidence = (20, 50, 80)[item_id % 3] if example.kind == "kakushin" else None
             confidence = round(rng.uniform(0.55, 0.999), 3)
             title = example.text.split(",")[0].split(";")[0][:90].rstrip(".")
             decision = KindDecision(
@@ -154,7 +158,10 @@ def seed_demo(
                         # (in this order: the demo draws from one seeded generator, so a seed gives the same data)
                         target=rng.choice(TARGETS) if status not in ("new", "dropped") else "",
                         outcome=rng.choice(OUTCOMES) if status == "done" else "",
-                        done_at=created + timedelta(days=rng.randint(7, 80)) if status == "done" else None,
+                        done_at=min(now, created + timedelta(days=rng.randint(7, 80))) if status == "done" else None,
+                        urgency=urgency,
+                        risk_reduction=risk_reduction,
+                        rice_confidence=rice_confidence,
                     ),
                 }
             )

@@ -10,7 +10,7 @@ import math
 import re
 import unicodedata
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from enum import StrEnum
 
 
@@ -177,6 +177,15 @@ def parse_quarter(value: object) -> str:
 
 def quarter_of(moment: date | datetime) -> str:
     return f"{moment.year}-Q{(moment.month - 1) // 3 + 1}"
+
+
+def quarter_bounds(quarter: str) -> tuple[datetime, datetime]:
+    """The quarter's first moment and the next quarter's first moment, in UTC."""
+    year, q = int(quarter[:4]), int(quarter[-1])
+    start = datetime(year, 3 * (q - 1) + 1, 1, tzinfo=UTC)
+    following = shift_quarter(quarter, 1)
+    end = datetime(int(following[:4]), 3 * (int(following[-1]) - 1) + 1, 1, tzinfo=UTC)
+    return start, end
 
 
 def shift_quarter(quarter: str, by: int) -> str:

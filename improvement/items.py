@@ -10,6 +10,7 @@ from typing import Any
 
 from improvement import domain
 from improvement.domain import DecidedBy, Kind, Status
+from improvement.prioritisation import DEFAULT_WEIGHTS, ItemInputs, Weights, score
 
 # Items whose confidence is below this are flagged for review when no fitted classifier gave a threshold of
 # its own (the demo data, whose confidences are made up). A real classification carries its own decision.
@@ -83,6 +84,11 @@ def new_item_values(
     quarter: str | None = None,
     effort: int = 3,
     impact: int = 3,
+    urgency: int | None = None,
+    risk_reduction: int | None = None,
+    reach: int | None = None,
+    rice_confidence: int | None = None,
+    weights: Weights = DEFAULT_WEIGHTS,
     updated_at: datetime | None = None,
     done_at: datetime | None = None,
     **text_fields: str,
@@ -120,9 +126,25 @@ def new_item_values(
         "currency": currency,
         "customers_affected": customers_affected,
         "report_count": report_count,
-        "priority": domain.priority_score(
-            value_at_risk=value_at_risk, customers_affected=customers_affected, impact=impact, effort=effort
-        ),
+        "urgency": urgency,
+        "risk_reduction": risk_reduction,
+        "reach": reach,
+        "rice_confidence": rice_confidence,
+        # The formula that fits the kind (improvement/prioritisation.py), under the leaders' weights.
+        "priority": score(
+            ItemInputs(
+                kind=decision.kind.value,
+                value_at_risk=value_at_risk,
+                customers_affected=customers_affected,
+                effort=effort,
+                impact=impact,
+                urgency=urgency,
+                risk_reduction=risk_reduction,
+                reach=reach,
+                rice_confidence=rice_confidence,
+            ),
+            weights,
+        ).value,
         "created_at": created_at,
         "updated_at": updated_at or created_at,
         "done_at": (done_at or created_at) if state == Status.DONE else None,

@@ -74,13 +74,25 @@ class ItemView(View):
     updated_at: datetime
     version: int
     merged_into_id: int | None = None
+    # Inputs of the kind's priority formula (None: the formula's default) and the money an outcome protected.
+    urgency: int | None = None
+    risk_reduction: int | None = None
+    reach: int | None = None
+    rice_confidence: int | None = None
+    value_protected: float | None = None
+    done_at: datetime | None = None
 
-    _aware = field_validator("created_at", "updated_at")(_utc)
+    _aware = field_validator("created_at", "updated_at", "done_at")(_utc)
 
     @field_validator("value_at_risk", mode="before")
     @classmethod
     def _money(cls, value: Any) -> float:
         return float(value or 0)
+
+    @field_validator("value_protected", mode="before")
+    @classmethod
+    def _protected(cls, value: Any) -> float | None:
+        return None if value is None else float(value)
 
     @field_validator("confidence")
     @classmethod

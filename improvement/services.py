@@ -14,10 +14,10 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session, object_session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
-from db import repository
+from db import portfolio, repository
 from db.models import Change, Improvement, Problem, SavedView
 from db.transactions import run_in_transaction
 from improvement import domain
@@ -41,7 +41,15 @@ from improvement.models import (
     SimilarProblem,
     Suggestions,
 )
-from improvement.validation import NewProblem, ValidationFailed, problem_text, validate_edit, validate_problem
+from improvement.prioritisation import DEFAULT_WEIGHTS, score
+from improvement.validation import (
+    PRIORITY_INPUTS,
+    NewProblem,
+    ValidationFailed,
+    problem_text,
+    validate_edit,
+    validate_problem,
+)
 
 if TYPE_CHECKING:  # the classifier module pulls in numpy; listing items must not pay for it
     from improvement.classification import Classifier
@@ -92,7 +100,7 @@ def _apply_edits(row: Improvement, values: Mapping[str, Any]) -> list[tuple[str,
         if old != value:
             setattr(row, name, value)
             changed.append((name, old, value))
-    if {"effort", "impact"} & values.keys():
+    if PRIORITY_INPUTS & values.keys():
         _reprioritise(row)
     return changed
 
@@ -109,6 +117,7 @@ def _decide_kind(row: Improvement, new: Kind, actor: str, now: datetime) -> list
     if row.needs_review:
         changed.append(("needs_review", True, False))
         row.needs_review = False
+    _reprioritise(row)  # another kind, another formula
     return changed
 
 
@@ -121,12 +130,14 @@ def _recompute_totals(item: Improvement, problems: Iterable[Problem]) -> None:
 
 
 def _reprioritise(item: Improvement) -> None:
-    item.priority = domain.priority_score(
-        value_at_risk=float(item.value_at_risk or 0),
-        customers_affected=item.customers_affected or 0,
-        impact=item.impact or 3,
-        effort=item.effort or 3,
-    )
+    """The priority by the formula that fits the item's kind, under the leaders' weights."""
+    session = object_session(item)
+    if session is None:
+        weights = DEFAULT_WEIGHTS
+    else:
+        with session.no_autoflush:
+            weights = portfolio.load_weights(session)
+    item.priority = score(portfolio.inputs_of(item), weights).value
 
 
 def record_changes(
@@ -300,8 +311,8 @@ class BacklogService:
         )
         problem = new_problem_row(new, reporter=actor, created_at=now)
         item.problems.append(problem)
+        session.add(item)  # before the totals: the priority reads the leaders' weights in this session
         _recompute_totals(item, [problem])
-        session.add(item)
         session.flush()
         record_changes(
             session, item, [("created", None, f"{item.kind} ({item.kind_decided_by})")], actor=actor, now=now

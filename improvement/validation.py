@@ -127,7 +127,23 @@ EDITABLE: dict[str, Callable[[Any], Any]] = {
     "cross_industry_idea": _long("cross_industry_idea"),
     "target": _long("target"),
     "outcome": _long("outcome"),
+    # Inputs of the kind's priority formula (improvement.prioritisation); blank means the formula's default.
+    "urgency": lambda v: _optional(v, lambda x: domain.parse_scale(x, field="urgency")),
+    "risk_reduction": lambda v: _optional(v, lambda x: domain.parse_scale(x, field="risk_reduction")),
+    "reach": lambda v: _optional(v, lambda x: domain.parse_non_negative_int(x, field="reach")),
+    "rice_confidence": lambda v: _optional(v, lambda x: _percent(x, field="rice_confidence")),
+    "value_protected": lambda v: _optional(v, lambda x: domain.parse_money(x, field="value_protected")),
 }
+# Edits that change the item's priority score.
+PRIORITY_INPUTS = frozenset({"effort", "impact", "urgency", "risk_reduction", "reach", "rice_confidence"})
+
+
+def _optional(value: Any, parse: Callable[[Any], Any]) -> Any:
+    return None if _blank(value) else parse(value)
+
+
+def _percent(value: Any, *, field: str) -> int:
+    return domain.parse_non_negative_int(str(value).strip().rstrip("%"), field=field, limit=100)
 
 
 def validate_edit(raw: Mapping[str, Any]) -> dict[str, Any]:

@@ -81,12 +81,11 @@ def postgres_database() -> Iterator[str]:
 
 def _truncate(factory: sessionmaker[Session]) -> None:
     with factory.begin() as session:
-        session.execute(
-            text(
-                "TRUNCATE changes, problems, improvements, documents, events, mail_preferences, people "
-                "RESTART IDENTITY CASCADE"
-            )
+        tables = (
+            "changes, problems, improvements, documents, events, mail_preferences, people, quarter_targets, "
+            "priority_weights, saved_views"
         )
+        session.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])

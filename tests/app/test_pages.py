@@ -126,7 +126,39 @@ def test_quarterly_review_shows_the_balance() -> None:
     at = app("app_pages/review.py")
     assert not at.exception
     labels = [m.label for m in at.metric]
-    assert labels == ["Items", "Value at risk", "Done", "Needs review"]
+    assert labels[:4] == ["Items", "Value at risk", "Done", "Needs review"]
+    assert "Still at risk" in labels
+
+
+def test_a_leader_sets_the_target_mix_and_sees_the_gap_and_the_items_that_close_it() -> None:
+    from improvement.cli import main
+    from improvement.domain import quarter_of
+
+    quarter = quarter_of(datetime.now(UTC))
+    for n in range(3):
+        main(["add", f"Receipt {n} misses the store phone number", "--kind", "kaizen", "--quarter", quarter])
+        main(["edit", str(n + 1), "--status", "planned"])
+    main(["add", "Members want to pause instead of cancel", "--kind", "kakushin", "--quarter", quarter])
+    at = app("app_pages/review.py")
+    assert not at.exception
+    assert any("70 / 20 / 10 is a starting point" in c.value for c in at.caption)
+    at.selectbox(key=f"target_basis_{quarter}").set_value("items")
+    at.number_input(key=f"target_kaizen_{quarter}").set_value(50)
+    at.number_input(key=f"target_kaikaku_{quarter}").set_value(0)
+    at.number_input(key=f"target_kakushin_{quarter}").set_value(40)
+    at.button(key=f"FormSubmitter:target_form_{quarter}-Save the target").click().run()
+    assert not at.exception
+    assert any("add up to 90%" in e.value for e in at.error)  # refused, nothing saved
+    at.number_input(key=f"target_kakushin_{quarter}").set_value(50)
+    at.button(key=f"FormSubmitter:target_form_{quarter}-Save the target").click().run()
+    assert not at.exception
+    assert any(f"Target for {quarter} saved" in s.value for s in at.success)
+    assert not any("starting point" in c.value for c in at.caption)
+    assert any("kakushin** is 50 pts below its target" in m.value for m in at.markdown)
+    gap = next(d.value for d in at.dataframe if "closes gap" in d.value.columns)
+    assert list(gap["id"]) == [4] and bool(gap["closes gap"].iloc[0])
+    assert "RICE" in " ".join(c.value for c in at.caption)
+    assert {b.label for b in at.get("download_button")} >= {"The meeting report (PDF)", "The quarter's items (CSV)"}
 
 
 def test_quarterly_review_never_adds_currencies_together() -> None:

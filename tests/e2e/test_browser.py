@@ -106,6 +106,8 @@ def test_log_a_problem_find_it_and_open_the_review(server: str, tmp_path: Path) 
         page.goto(f"{server}/review", wait_until="networkidle")
         expect(page.get_by_text("Quarterly innovation backlog review")).to_be_visible(timeout=60_000)
         expect(page.get_by_text("Balance of kaizen, kaikaku and kakushin")).to_be_visible(timeout=60_000)
+        expect(page.get_by_text("70 / 20 / 10 is a starting point")).to_be_visible()
+        expect(page.get_by_role("button", name="The meeting report (PDF)")).to_be_visible()
         page.wait_for_timeout(1500)
         page.screenshot(path=str(shots / "review.png"), full_page=True)
         for name in ("assistant", "knowledge"):
@@ -266,4 +268,30 @@ def test_killing_the_local_model_mid_answer_leaves_every_session_serving(
         expect(asker.get_by_text("is unavailable")).to_have_count(1)  # only the first answer had the notice
         asker.screenshot(path=str(shots / "assistant-after-restart.png"), full_page=True)
         assert asker.locator("[data-testid='stException']").count() == 0
+        browser.close()
+
+
+def test_a_leader_downloads_the_meeting_pdf_from_the_review(server: str, tmp_path: Path) -> None:
+    from datetime import UTC, datetime
+
+    from playwright.sync_api import expect, sync_playwright
+
+    from improvement.domain import quarter_of
+
+    quarter = quarter_of(datetime.now(UTC))
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1000}, accept_downloads=True)
+        page.goto(f"{server}/review", wait_until="networkidle")
+        expect(page.get_by_text("70 / 20 / 10 is a starting point")).to_be_visible(timeout=120_000)
+        expect(page.get_by_text("Items that would close the gap")).to_be_visible()
+        with page.expect_download(timeout=180_000) as download:
+            page.get_by_role("button", name="The meeting report (PDF)").click()
+        pdf = tmp_path / "review.pdf"
+        download.value.save_as(pdf)
+        assert download.value.suggested_filename == f"review-{quarter}.pdf"
+        assert pdf.read_bytes().startswith(b"%PDF")
+        text = subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
+        assert f"Quarterly innovation backlog review: {quarter}" in text and "starting point" in text
+        assert page.locator("[data-testid='stException']").count() == 0
         browser.close()

@@ -12,11 +12,13 @@ from sqlalchemy import select, text
 from sqlalchemy.exc import StatementError
 
 from db.models import Improvement
+from db.portfolio import inputs_of
 from improvement import domain
 from improvement.demo import seed_demo
 from improvement.domain import DecidedBy, Kind, Status
 from improvement.items import KindDecision, new_item_values
 from improvement.models import ItemView
+from improvement.prioritisation import DEFAULT_WEIGHTS, score
 from improvement.services import BacklogService
 from improvement.transfer import import_file
 
@@ -59,12 +61,7 @@ def _rules_hold(row: Improvement) -> None:
     assert (row.done_at is not None) == (row.status is Status.DONE)
     if row.kind_decided_by is DecidedBy.PERSON:
         assert not row.needs_review
-    assert row.priority == domain.priority_score(
-        value_at_risk=float(row.value_at_risk or 0),
-        customers_affected=row.customers_affected,
-        impact=row.impact,
-        effort=row.effort,
-    )
+    assert row.priority == score(inputs_of(row), DEFAULT_WEIGHTS).value  # the kind's formula
 
 
 def test_logging_import_and_demo_make_items_by_one_rule_set(
