@@ -1,8 +1,9 @@
 """Classify a customer problem as kaizen, kaikaku or kakushin.
 
-The default classifier is offline: sentence embeddings (assistant.embeddings) plus a few rubric cue counts,
-fed to a multinomial logistic regression fit on the project's labelled example set
-(``improvement/data/labelled_problems.jsonl``) and, after ``backlog retrain``, the team's own decisions.
+The default classifier is offline, a small ensemble chosen on evidence (BENCHMARKS.md): a logistic regression on
+sentence embeddings (assistant.embeddings) plus a few rubric cue counts, averaged with a logistic regression on
+TF-IDF words, both fit on the project's labelled example set (``improvement/data/labelled_problems.jsonl``).
+After ``backlog retrain`` the team's own decisions are its memory (see TEAM_NEAR).
 
 Honest confidence, on text it was never fit on:
 - probabilities are temperature-calibrated on out-of-fold predictions where whole industries are held out
@@ -38,10 +39,12 @@ DATA_DIR = Path(__file__).parent / "data"
 EXAMPLES_PATH = DATA_DIR / "labelled_problems.jsonl"
 HELDOUT_PATH = DATA_DIR / "heldout_problems.jsonl"  # never fit on, never used for a choice: see BENCHMARKS.md
 CONTENT_FREE_PATH = DATA_DIR / "content_free.jsonl"
-CLASSIFIER_VERSION = "lr-emb-cues-v2"
+CLASSIFIER_VERSION = "lr-emb-cues-words-v2"
 SHIPPED_VERSION = "shipped"
 KINDS: tuple[Kind, ...] = tuple(Kind)
 REGULARISATION_C = 4.0
+WORD_C = 8.0
+WORD_SHARE = 0.5  # the ensemble: half embeddings + cues, half TF-IDF words (chosen on evidence: BENCHMARKS.md)
 CUE_SCALE = 0.2
 # The team's decisions do not move the regression, which holds what the project knows of the three kinds in
 # general: at weights 0.2-1.0, thirty decisions following one team's convention moved the boundary for every
@@ -123,6 +126,42 @@ def _fit_logistic(x: np.ndarray, y: np.ndarray, c: float = REGULARISATION_C):  #
     return LogisticRegression(C=c, max_iter=3000).fit(x, y)
 
 
+@dataclass(frozen=True)
+class WordModel:
+    """TF-IDF over words and word pairs with its own logistic regression: the second half of the ensemble.
+
+    Stored as plain arrays (vocabulary, idf, weights) and applied by hand, so the cache needs no pickle.
+    """
+
+    vocabulary: list[str]
+    idf: np.ndarray
+    coef: np.ndarray
+    intercept: np.ndarray
+
+    @classmethod
+    def fit(cls, texts: Sequence[str], y: np.ndarray) -> WordModel:
+        from sklearn.feature_extraction.text import TfidfVectorizer
+
+        vectoriser = TfidfVectorizer(ngram_range=(1, 2), min_df=2, sublinear_tf=True)
+        model = _fit_logistic(vectoriser.fit_transform(list(texts)), y, WORD_C)
+        vocabulary = [str(w) for w in vectoriser.get_feature_names_out()]
+        return cls(vocabulary, vectoriser.idf_.astype(np.float64), model.coef_.astype(np.float64), model.intercept_)
+
+    def logits(self, texts: Sequence[str]) -> np.ndarray:
+        from sklearn.feature_extraction.text import CountVectorizer
+
+        counts = CountVectorizer(ngram_range=(1, 2), vocabulary=self.vocabulary).transform(list(texts)).astype(float)
+        counts.data = 1.0 + np.log(counts.data)  # sublinear tf, as TfidfVectorizer fitted it
+        weighted = counts.multiply(self.idf).tocsr()
+        norms = np.sqrt(np.asarray(weighted.multiply(weighted).sum(axis=1))).ravel()
+        norms[norms == 0] = 1.0
+        return np.asarray(weighted.multiply(1 / norms[:, None]) @ self.coef.T) + self.intercept
+
+
+def ensemble_logits(embedding_logits: np.ndarray, word_logits: np.ndarray) -> np.ndarray:
+    return (1 - WORD_SHARE) * embedding_logits + WORD_SHARE * word_logits
+
+
 def _softmax(logits: np.ndarray) -> np.ndarray:
     shifted = logits - logits.max(axis=1, keepdims=True)
     exp = np.exp(shifted)
@@ -159,12 +198,19 @@ def out_of_fold_logits(
     folds: int = 5,
     seed: int = 7,
     c: float = REGULARISATION_C,
+    texts: Sequence[str] | None = None,
 ) -> np.ndarray:
-    """Logits for every example from a model that never saw it (or, with ``groups``, never saw its industry)."""
+    """Logits for every example from a model that never saw it (or, with ``groups``, never saw its industry).
+
+    With ``texts``, the ensemble's: the embedding model's logits averaged with the word model's.
+    """
     logits = np.zeros((len(y), len(KINDS)))
     for train, test in grouped_folds(y, groups, folds=folds, seed=seed):
         model = _fit_logistic(x[train], y[train], c)
         logits[test] = model.decision_function(x[test])
+        if texts is not None:
+            words = WordModel.fit([texts[i] for i in train], y[train])
+            logits[test] = ensemble_logits(logits[test], words.logits([texts[i] for i in test]))
     return logits
 
 
@@ -243,6 +289,7 @@ class FittedModel:
     # The team's decisions the model was fit on, as a memory that leans nearby problems to the team's kind.
     team_embeddings: np.ndarray | None = None
     team_labels: np.ndarray | None = None
+    words: WordModel | None = None
 
     def team_evidence(self, embeddings: np.ndarray) -> np.ndarray:
         """Per kind, how many of the team's decisions are close to each text (0 when none is)."""
@@ -275,6 +322,16 @@ class FittedModel:
             if self.team_embeddings is None
             else self.team_embeddings,
             team_labels=np.zeros(0, dtype=np.int64) if self.team_labels is None else self.team_labels,
+            **(
+                {}
+                if self.words is None
+                else {
+                    "word_vocabulary": np.array(self.words.vocabulary),
+                    "word_idf": self.words.idf,
+                    "word_coef": self.words.coef,
+                    "word_intercept": self.words.intercept,
+                }
+            ),
         )
 
     @classmethod
@@ -292,6 +349,14 @@ class FittedModel:
                 int(data["cv_wrong_at_95"]) if "cv_wrong_at_95" in data else -1,
                 data["team_embeddings"] if "team_embeddings" in data else None,
                 data["team_labels"] if "team_labels" in data else None,
+                WordModel(
+                    [str(w) for w in data["word_vocabulary"]],
+                    data["word_idf"],
+                    data["word_coef"],
+                    data["word_intercept"],
+                )
+                if "word_vocabulary" in data
+                else None,
             )
 
 
@@ -314,9 +379,10 @@ def fit_model(
     team = np.array([e.source == "team" for e in examples], dtype=bool)
     base = ~team
     base_groups = [g for g, is_team in zip(_groups(examples), team, strict=True) if not is_team]
-    x = features(emb[base], [t for t, is_team in zip(texts, team, strict=True) if not is_team])
+    base_texts = [t for t, is_team in zip(texts, team, strict=True) if not is_team]
+    x = features(emb[base], base_texts)
     yb = y[base]
-    oof = out_of_fold_logits(x, yb, groups=base_groups)
+    oof = out_of_fold_logits(x, yb, groups=base_groups, texts=base_texts)
     temperature = fit_temperature(oof, yb)
     votes = out_of_fold_votes(emb[base], yb, base_groups)
     raw = _softmax(oof / temperature)
@@ -336,6 +402,7 @@ def fit_model(
         int(((confidence >= 0.95) & ~correct).sum()),
         emb[team],
         y[team],
+        WordModel.fit(base_texts, yb),
     )
 
 
@@ -361,7 +428,7 @@ def _towards_uniform(probs: np.ndarray, keep: float) -> np.ndarray:
 
 
 class OfflineClassifier:
-    """Embeddings + rubric cues + calibrated logistic regression; no network, no LLM."""
+    """Embeddings + rubric cues and TF-IDF words, calibrated logistic regressions; no network, no LLM."""
 
     name = "offline"
 
@@ -405,6 +472,8 @@ class OfflineClassifier:
         """Calibrated probabilities before the evidence cap, and the texts' embeddings."""
         emb = self._embedder.embed(list(texts)) if vectors is None else np.asarray(vectors, dtype=np.float32)
         logits = features(emb, texts) @ self._model.coef.T + self._model.intercept
+        if self._model.words is not None:
+            logits = ensemble_logits(logits, self._model.words.logits(texts))
         memory = TEAM_STRENGTH * self._model.team_evidence(emb)
         return _softmax(logits / self._model.temperature + memory), emb
 
