@@ -167,6 +167,7 @@ def cmd_show(args: argparse.Namespace) -> int:
     data = {
         **detail.item.as_json(),
         "rationale": detail.rationale,
+        "classifier": detail.classifier,  # which classifier and model version decided the kind first
         "proposed_fix": detail.proposed_fix,
         "proactive_action": detail.proactive_action,
         "cross_industry_idea": detail.cross_industry_idea,

@@ -106,7 +106,9 @@ def score(classifier: OfflineClassifier, examples: Sequence[LabelledExample], ve
     wrong = [t != p for t, p in zip(truth, predicted, strict=True)]
     return Score(
         examples=len(examples),
-        macro_f1=round(float(f1_score(truth, predicted, average="macro", labels=range(len(KINDS)))), 4),
+        macro_f1=round(
+            float(f1_score(truth, predicted, average="macro", labels=range(len(KINDS)), zero_division=0)), 4
+        ),
         accuracy=round(1 - sum(wrong) / len(wrong), 4),
         wrong_at_95=sum(1 for r, w in zip(results, wrong, strict=True) if w and r.confidence >= 0.95),
         flagged=sum(r.needs_review for r in results),
