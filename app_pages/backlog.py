@@ -15,6 +15,44 @@ PAGE_SIZE = 50
 service = backend().backlog(with_models=False)
 
 st.title("📋 Backlog")
+models = backend().classifier_models()
+with st.sidebar:
+    # Admin action: refit the classifier from the team's decisions; the refit is used only if it is at least as
+    # good as the active model (held-out industries and the team's latest decisions), and any version can return.
+    st.markdown("**Classifier model**")
+    active_model = models.active_version()
+    entry = models.store.describe(active_model)
+    if entry is None:
+        st.caption(f"`{active_model}`: fit on the project's own examples.")
+    else:
+        held, team = entry.evaluation["heldout"], entry.evaluation["recent_decisions"]
+        st.caption(
+            f"`{entry.version}` by {safe(entry.created_by)}, {entry.created_at[:10]}: held-out macro-F1 "
+            f"{held['macro_f1']:.3f}, {held['wrong_at_95']} wrong at 95%+, {team['accuracy']:.0%} right on the "
+            f"team's {team['examples']} latest decisions."
+        )
+    if st.button("🔁 Retrain from the team's decisions", key="retrain_classifier"):
+        with st.spinner("Refitting and judging the new model…"):
+            try:
+                report = models.retrain(actor=actor())
+                st.session_state["retrain_result"] = ("success" if report.accepted else "info", report.reason)
+            except DomainError as error:
+                st.session_state["retrain_result"] = ("error", str(error))
+            except Exception as error:  # the page stays up; the reason is shown, never a traceback
+                st.session_state["retrain_result"] = ("error", f"Retraining failed: {type(error).__name__}: {error}")
+        st.rerun()
+    if result := st.session_state.pop("retrain_result", None):
+        getattr(st, result[0])(result[1])
+    known = ["shipped", *(v.version for v in models.versions())]
+    if len(known) > 1:
+        restore_choice = st.selectbox("Model version", known, index=known.index(active_model), key="restore_version")
+        if restore_choice != active_model and st.button(f"Restore {restore_choice}", key="restore_classifier"):
+            models.restore(restore_choice, actor=actor())
+            st.session_state["retrain_result"] = (
+                "success",
+                f"Model {restore_choice} is active again (was {active_model}).",
+            )
+            st.rerun()
 if flash := st.session_state.pop("backlog_flash", None):
     st.success(flash)
 with st.container(border=True):
@@ -108,7 +146,7 @@ with left:
     decided = (
         f"decided by {safe(item.kind_decided_by_name or item.kind_decided_by)}"
         if item.kind_decided_by == "person"
-        else f"classifier, {percent(item.confidence)} sure"
+        else f"classifier {safe(detail.classifier)}, {percent(item.confidence)} sure"
     )
     st.markdown(
         f"**{item.kind}** ({decided}) · **{STATUS_LABELS[item.status]}** · {item.quarter} · "
