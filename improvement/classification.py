@@ -50,10 +50,12 @@ CUE_SCALE = 0.2
 # general: at weights 0.2-1.0, thirty decisions following one team's convention moved the boundary for every
 # team (held-out macro-F1 0.975 -> 0.92-0.94, tests/integration/test_retraining.py's synthetic team). They act
 # as a memory instead: a problem close to ones the team decided leans to the team's kind. Similarity below
-# TEAM_NEAR[0] adds nothing (other teams' problems, the held-out industries); at TEAM_NEAR[1] a decision counts fully.
+# TEAM_NEAR[0] adds nothing (other teams' problems); at TEAM_NEAR[1] a decision counts fully. TEAM_STRENGTH was
+# chosen on the synthetic team alone: 8, 12 and 30 decisions made 67%, 87% and 98% of its later problems right,
+# and changed no prediction on the shipped training examples (4: 38/65/98%, 8: 77/88/98%, also none changed).
 TEAM_NEAR = (0.5, 0.8)
 TEAM_NEIGHBOURS = 5
-TEAM_STRENGTH = 2.5  # logits added per fully similar team decision
+TEAM_STRENGTH = 6.0  # per fully similar decision, added to calibrated logits (see the note above)
 TARGET_ACCURACY_ABOVE_THRESHOLD = 0.97
 MAX_UNSUPPORTED_CONFIDENCE = 0.94
 STRONG_NEIGHBOURS = 7

@@ -86,7 +86,7 @@ def test_a_teams_overrides_improve_the_next_model_on_its_own_later_problems(
     assert report.candidate["recent_decisions"].accuracy > report.current["recent_decisions"].accuracy
     refit = OfflineClassifier(embedder, models.store.load("v1"), version="v1")
     before, after = accuracy(offline_classifier, later, Kind.KAIKAKU), accuracy(refit, later, Kind.KAIKAKU)
-    assert before <= 0.2 and after >= 0.7, (before, after)
+    assert before <= 0.2 and after >= 0.8, (before, after)
     # Other teams' problems are left alone: the held-out industries are classified as before.
     heldout = [e.text for e in load_heldout()]
     same = [
