@@ -152,6 +152,18 @@ with left:
         f"**{item.kind}** ({decided}) · **{STATUS_LABELS[item.status]}** · {item.quarter} · "
         f"value at risk **{item.value_at_risk:,.0f} {item.currency}** · version {item.version}"
     )
+    model_version = detail.classifier.partition(":")[2]  # "offline:v2" -> "v2"; older items say just "offline"
+    if model_version:
+        model_entry = models.store.describe(model_version)
+        held_eval = model_entry.evaluation["heldout"] if model_entry else models.shipped_evaluation().get("heldout")
+        st.caption(
+            f"Classified by model {safe(model_version)}"
+            + (
+                f": held-out macro-F1 {held_eval['macro_f1']:.3f}, {held_eval['wrong_at_95']} wrong at 95%+."
+                if held_eval
+                else ", fit on the project's own examples (its held-out scores: BENCHMARKS.md)."
+            )
+        )
     if item.needs_review:
         st.warning("Needs review: decide the kind.", icon="🔎")
     st.markdown(f"**Why:** {safe(detail.rationale)}")

@@ -269,7 +269,8 @@ def _markdown(results: dict[str, Any]) -> list[str]:
         "7 closest labelled examples agree) is what keeps wrong answers at >=95% at zero in cross-validation; "
         "the content check, not confidence, is what flags every content-free input. Original cues against pruned "
         "ones: similar in cross-validation, worse on the held-out industries, as expected of cues written "
-        "alongside the examples they were tested on.",
+        'alongside the examples they were tested on. This section supersedes "Classification: Quality" above, '
+        "which is from the 2026-11-23 full run of the earlier classifier (240 examples, random folds).",
         "",
     ]
     return lines

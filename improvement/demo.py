@@ -126,6 +126,8 @@ def seed_demo(
             impact = rng.randint(2, 5)
             confidence = round(rng.uniform(0.55, 0.999), 3)
             title = example.text.split(",")[0].split(";")[0][:90].rstrip(".")
+            if len(title) < 25:  # customers' own words often open with "hi," or "three things:"
+                title = example.text[:90].rsplit(" ", 1)[0] if len(example.text) > 90 else example.text
             items.append(
                 {
                     "id": item_id,
