@@ -9,6 +9,7 @@ import pandas as pd
 import streamlit as st
 
 from app_pages.common import KIND_ICONS, STATUS_LABELS, actor, backend, safe, status_label
+from improvement.access import Action
 from improvement.classification import percent
 from improvement.domain import TRANSITIONS, DomainError, Kind, StaleEdit, Status
 from improvement.models import ItemDetail, ItemFilter, ItemView
@@ -57,6 +58,48 @@ def forget_item(*item_ids: int) -> None:
 
 
 st.title(":material/view_list: Backlog")
+models = backend().classifier_models()
+with st.sidebar:
+    # Admin action: refit the classifier from the team's decisions; the refit is used only if it is at least as
+    # good as the active model (held-out industries and the team's latest decisions), and any version can return.
+    st.markdown("**Classifier model**")
+    active_model = models.active_version()
+    entry = models.store.describe(active_model)
+    if entry is None:
+        st.caption(f"`{active_model}`: fit on the project's own examples.")
+    else:
+        held, team = entry.evaluation["heldout"], entry.evaluation["recent_decisions"]
+        st.caption(
+            f"`{entry.version}` by {safe(entry.created_by)}, {entry.created_at[:10]}: held-out macro-F1 "
+            f"{held['macro_f1']:.3f}, {held['wrong_at_95']} wrong at 95%+, {team['accuracy']:.0%} right on the "
+            f"team's {team['examples']} latest decisions."
+        )
+    if not actor().can(Action.ADMINISTER):
+        st.caption("Admins can retrain it from the team's decisions.")
+    elif st.button("Retrain from the team's decisions", key="retrain_classifier", icon=":material/model_training:"):
+        with st.spinner("Refitting and judging the new model…"):
+            try:
+                report = models.retrain(actor=actor())
+                st.session_state["retrain_result"] = ("success" if report.accepted else "info", report.reason)
+            except DomainError as error:
+                st.session_state["retrain_result"] = ("error", safe(error))
+            except Exception as error:  # the page stays up; the reason is shown, never a traceback
+                st.session_state["retrain_result"] = ("error", f"Retraining failed: {type(error).__name__}")
+        st.rerun()
+    if result := st.session_state.pop("retrain_result", None):
+        getattr(st, result[0])(result[1])
+    known = ["shipped", *(v.version for v in models.versions())]
+    if len(known) > 1 and actor().can(Action.ADMINISTER):
+        restore_choice = st.selectbox("Model version", known, index=known.index(active_model), key="restore_version")
+        if restore_choice != active_model and st.button(f"Restore {restore_choice}", key="restore_classifier"):
+            models.restore(restore_choice, actor=actor())
+            st.session_state["retrain_result"] = (
+                "success",
+                f"Model {restore_choice} is active again (was {active_model}).",
+            )
+            st.rerun()
+if flash := st.session_state.pop("backlog_flash", None):
+    st.success(flash)
 with st.container(border=True):
     c1, c2, c3, c4 = st.columns(4)
     kinds = c1.multiselect("Kind", [k.value for k in Kind], key="f_kind")
@@ -424,12 +467,24 @@ with left:
     decided = (
         f"decided by {safe(item.kind_decided_by_name or item.kind_decided_by)}"
         if item.kind_decided_by == "person"
-        else f"classifier, {percent(item.confidence)} sure"
+        else f"classifier {safe(detail.classifier)}, {percent(item.confidence)} sure"
     )
     st.markdown(
         f"{KIND_ICONS.get(item.kind, '')} **{item.kind}** ({decided}) · **{status_label(item.status)}** · "
         f"{item.quarter} · value at risk **{item.value_at_risk:,.0f} {item.currency}** · version {item.version}"
     )
+    model_version = detail.classifier.partition(":")[2]  # "offline:v2" -> "v2"; older items say just "offline"
+    if model_version:
+        model_entry = models.store.describe(model_version)
+        held_eval = model_entry.evaluation["heldout"] if model_entry else models.shipped_evaluation().get("heldout")
+        st.caption(
+            f"Classified by model {safe(model_version)}"
+            + (
+                f": held-out macro-F1 {held_eval['macro_f1']:.3f}, {held_eval['wrong_at_95']} wrong at 95%+."
+                if held_eval
+                else ", fit on the project's own examples (its held-out scores: BENCHMARKS.md)."
+            )
+        )
     if item.needs_review:
         st.warning("Needs review: decide the kind.", icon=":material/rate_review:")
     st.markdown(f"**Why:** {safe(detail.rationale)}")

@@ -173,6 +173,7 @@ def cmd_show(args: argparse.Namespace) -> int:
     data = {
         **detail.item.as_json(),
         "rationale": detail.rationale,
+        "classifier": detail.classifier,  # which classifier and model version decided the kind first
         "proposed_fix": detail.proposed_fix,
         "proactive_action": detail.proactive_action,
         "cross_industry_idea": detail.cross_industry_idea,
@@ -406,6 +407,41 @@ def cmd_export_labels(args: argparse.Namespace) -> int:
 
     for row in export_labels(_backend(args).sessions):
         print(json.dumps(row, ensure_ascii=False))
+    return EXIT_OK
+
+
+def cmd_retrain(args: argparse.Namespace) -> int:
+    """Refit the classifier on the team's decisions (used only if at least as good), list or restore versions."""
+    models = _backend(args).classifier_models()
+    if args.restore:
+        previous = models.restore(args.restore, actor=_actor(args))
+        data: Any = {"active": args.restore.strip(), "previous": previous}
+        _emit(args, data, lambda: print(f"model {data['active']} is active again (was {previous})"))
+        return EXIT_OK
+    if args.list:
+        active = models.active_version()
+        rows = [{"version": "shipped", "active": active == "shipped", "accepted": True, **models.shipped_evaluation()}]
+        rows += [{**asdict(v), "active": v.version == active} for v in models.versions()]
+        _emit(
+            args,
+            rows,
+            lambda: _table(
+                [
+                    (
+                        ("* " if r["active"] else "  ") + r["version"],
+                        r.get("created_at", ""),
+                        r.get("created_by", ""),
+                        (r.get("evaluation") or r).get("heldout", {}).get("macro_f1", "-"),
+                        "yes" if r["accepted"] else "no",
+                    )
+                    for r in rows
+                ],
+                ["version", "created", "by", "held-out macro-F1", "accepted"],
+            ),
+        )
+        return EXIT_OK
+    report = models.retrain(actor=_actor(args))
+    _emit(args, report.as_json(), lambda: print(f"{report.version}: {report.reason} Active model: {report.active}."))
     return EXIT_OK
 
 
@@ -884,6 +920,10 @@ def build_parser() -> argparse.ArgumentParser:
     add("classify", cmd_classify, "classify problems read from standard input, one per line")
     p = add("eval-classifier", cmd_eval_classifier, "cross-validated evaluation of the offline classifier")
     p.add_argument("--dev", help="a held-out JSONL file with text and label, scored once at the end")
+
+    p = add("retrain", cmd_retrain, "refit the classifier on the team's decisions; used only if at least as good")
+    p.add_argument("--restore", metavar="VERSION", help="make an earlier model version (or 'shipped') active again")
+    p.add_argument("--list", action="store_true", help="list the model versions and their evaluations")
 
     p = add("trial-model", cmd_trial_model, "trial the chat model as a classifier against the offline one")
     p.add_argument("--again", action="store_true", help="forget the cached verdict and trial it again")

@@ -132,6 +132,8 @@ def seed_demo(
             rice_confidence = (20, 50, 80)[item_id % 3] if example.kind == "kakushin" else None
             confidence = round(rng.uniform(0.55, 0.999), 3)
             title = example.text.split(",")[0].split(";")[0][:90].rstrip(".")
+            if len(title) < 25:  # customers' own words often open with "hi," or "three things:"
+                title = example.text[:90].rsplit(" ", 1)[0] if len(example.text) > 90 else example.text
             decision = KindDecision(
                 kind=example.kind,
                 decided_by=DecidedBy.MODEL,

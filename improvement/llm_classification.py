@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from improvement.classification import OfflineClassifier
+from improvement.classification import MAX_UNSUPPORTED_CONFIDENCE, OfflineClassifier
 from improvement.domain import Classification, Kind
 from improvement.model_trial import ModelTrial
 
@@ -94,7 +94,7 @@ class LLMClassifier:
                     c.needs_review,
                     c.probabilities,
                     c.similar_examples,
-                    "offline",
+                    c.classifier,
                 )
                 for c in offline
             ]
@@ -103,7 +103,9 @@ class LLMClassifier:
             kind = Kind(decision.kind)
             # Two independent classifiers disagreeing is itself a reason for a person to look.
             disagree = kind != fallback.kind
-            confidence = min(decision.confidence, 0.5) if disagree else decision.confidence
+            # A model's own say-so is not strong evidence: above 94% only when the offline classifier's is.
+            agreed = min(decision.confidence, max(fallback.confidence, MAX_UNSUPPORTED_CONFIDENCE))
+            confidence = min(decision.confidence, 0.5) if disagree else agreed
             note = f" The offline classifier says {fallback.kind.value}." if disagree else ""
             results.append(
                 Classification(

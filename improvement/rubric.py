@@ -13,72 +13,78 @@ from improvement.domain import Kind
 
 _NUMBER = r"(?:two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|several|many|\d+)"
 
+# General rubric language only (DESIGN.md section 2). Cues that merely echoed the wording of the project's own
+# examples ("9-point", "by the cubic metre", bare "months" as lead time, "like a ...") were removed: they scored
+# well in cross-validation on that set and misled on new text (a gym's "12-month contract" is not a lead time).
 CUES: dict[Kind, list[tuple[str, str]]] = {
     Kind.KAIZEN: [
         (
             "wrong or missing information",
-            r"\b(wrong|out of date|outdated|incorrect|missing|no longer exists?|deleted|typo|old (address|name|number))\b",
+            r"\b(wrong|out of date|outdated|incorrect|missing|no longer exists?|typo|spelled wrong|old (address|name|number|price))\b",
         ),
         (
             "a missing notification or reminder",
-            r"\b(not (told|notified|warned|reminded)|aren't told|isn't told|no (confirmation|reminder|update|notification|warning)|doesn't (say|mention|show|tell|explain)|don't (say|mention|show|tell|explain)|reminder|notify|notification)\b",
+            r"\b(not (told|notified|warned|reminded)|(aren't|isn't|wasn't|weren't) told|nobody told|no (confirmation|reminder|notification|warning)|doesn't (say|mention|show|tell|explain)|don't (say|mention|show|tell|explain)|reminder|notification)\b",
         ),
         (
             "a confusing message",
-            r"\b(confusing|doesn't explain|without explaining|nobody explains|unclear|tells users nothing|jargon|error message|code \d+)\b",
+            r"\b(confusing|doesn't explain|without explaining|unclear|jargon|error message|no explanation)\b",
         ),
         (
             "a small defect",
-            r"\b(bug|cut off|freezes?|rejects?|fails? if|doesn't accept|logs? (customers )?out|forgets|lags|too small|9-point)\b",
+            r"\b(bug|broken link|cut off|crash(es)?|freezes?|rejects?|times? out|doesn't (work|load|accept|open)|logs? (me|them|customers|users) out)\b",
         ),
         (
             "one screen, letter or message",
-            r"\b(email|sms|text message|letter|form|page|button|screen|receipt|label|kiosk|widget|field)\b",
+            r"\b(email|sms|text message|letter|form|page|button|screen|receipt|label|template|field)\b",
         ),
     ],
     Kind.KAIKAKU: [
         (
             "several departments or parties",
-            rf"\b({_NUMBER} (departments|teams|agencies|authorities|offices|systems|platforms|directors|parties|companies|operators|queues|committees)|each with (their|its) own|separate(ly)? (teams|systems|departments|queues|processes)|different departments)\b",
+            rf"\b({_NUMBER} (departments|teams|agencies|offices|systems|companies|parties|queues)|each with (their|its) own|separate (teams|systems|departments|queues|processes)|different departments)\b",
         ),
         (
             "many hand-offs",
-            r"\b(hand-?offs?|passed between|bounces? between|goes? through|passes through|in turn|one after another|in sequence|sent between|chase|chasing)\b",
+            r"\b(hand-?offs?|handovers?|passed between|bounced? between|sent between|one after another|in sequence|in turn|blames? (each other|the other|another))\b",
         ),
-        ("weeks or months of lead time", rf"\b({_NUMBER} (weeks|months)|weeks|months|a month|a year)\b"),
+        (
+            "weeks or months of lead time",
+            rf"\b((takes?|took|wait(s|ed|ing)?|for|after) (up to |about |over )?({_NUMBER} |several |many )?(weeks|months))\b",
+        ),
         (
             "incentives or KPIs that work against customers",
-            r"\b(incentives?|commission|targets?|kpis?|rewarded|measured on|judged on|paid on|bonus)\b",
+            r"\b(incentives?|commission|kpis?|bonus(es)?|(measured|judged|paid|rewarded|scored) (on|for|by|per))\b",
         ),
         (
             "paper, approvals and decision rights",
-            r"\b(paper|wet signatures?|faxed|approval|sign-?off|committee|re-typed|original documents|centrally)\b",
+            r"\b(paper (forms?|process)|by post|wet signatures?|faxed|approvals?|sign-?off|committee|panel)\b",
         ),
         (
             "the organisation itself",
-            r"\b(organisation|mergers?|silos?|report to different|nobody owns|no single place|end to end|whole journey)\b",
+            r"\b(organisation|mergers?|merged|silos?|nobody owns|no (one|single) owner|end to end|franchises?)\b",
         ),
     ],
     Kind.KAKUSHIN: [
         (
             "a customer job nobody serves",
-            r"\b(want|wants|wish|would (rather|like|love|pay)|ask (for|whether)|nobody offers|no support|no idea|struggle|worry|worries|dread|hate)\b",
+            r"\b((customers|people|parents|families|owners|players|users|they) (want|ask for|are asking for|keep asking)|wish|would (rather|like|love|pay)|i'?d (pay|love|like)|nobody offers|no one offers|(nothing|nobody) (like|does)|we (don't|do not) (offer|sell))\b",
         ),
         (
             "a new business model",
-            r"\b(pay(ing)? (for|per|by)|per use|subscription|by the (cubic metre|hour|mile)|rent|instead of (buying|owning)|own(ing)? one|included)\b",
+            r"\b(pay(ing)? (per|by the|only for|as (i|you|they) go)|per use|subscription|monthly fee|rent(ing)?|instead of (buying|owning)|included)\b",
         ),
         (
             "prediction and prevention",
-            r"\b(before (it|they|the|a)|prevent|predict|a week before|warn them|detected|in the moment|automatically|never (stop|think))\b",
+            r"\b(before it (breaks|fails|happens|runs out)|predict(s|ion)?|prevent(s|ion)?|warn (me|them|us|owners|customers) (before|ahead))\b",
         ),
         (
             "a new channel or experience",
-            r"\b(at home|by video|any hour|at night|on their (phone|commute)|one place|one booking|one package|personalised|in minutes|door to|front door)\b",
+            r"\b(at home|video call|by video|any hour|at night|24/7|from (my|their) phone|one place|door to door)\b",
         ),
         (
             "an idea borrowed from another industry",
-            r"\b(other industries|the way they|as easily as|like (a|an|the) \w+|from another industry)\b",
+            r"\b(other industries|another industry|competitors? (abroad|elsewhere)|the way (some|other) \w+ (do|now))\b",
         ),
     ],
 }

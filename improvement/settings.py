@@ -110,6 +110,11 @@ class Settings(BaseSettings):
         return self.data_dir / "cache"
 
     @property
+    def models_dir(self) -> Path:
+        """The classifier's model versions (``backlog retrain``): state to keep, unlike the cache."""
+        return self.data_dir / "models"
+
+    @property
     def classifier_cache_dir(self) -> Path:
         return self.classifier_cache or self.cache_dir
 

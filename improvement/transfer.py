@@ -405,19 +405,29 @@ def import_file(
 
 
 def export_labels(session_factory: sessionmaker[Session]) -> Iterator[dict[str, str]]:
-    """Problems whose kind a person decided: new labelled examples for the classifier's set."""
+    """Problems whose kind a person decided (overrides and confirmations): labelled examples with who and when."""
     with session_factory() as session:
         stmt = (
-            select(Problem, Improvement.kind, Improvement.kind_decided_by_name)
+            select(
+                Problem,
+                Improvement.kind,
+                Improvement.kind_decided_by_name,
+                Improvement.kind_decided_at,
+                Improvement.classifier,
+            )
             .join(Improvement, Problem.improvement_id == Improvement.id)
             .where(Improvement.kind_decided_by == "person")
             .order_by(Problem.id)
         )
-        for problem, kind, who in session.execute(stmt):
+        for problem, kind, who, when, classifier in session.execute(stmt):
+            if when is not None and when.tzinfo is None:
+                when = when.replace(tzinfo=UTC)  # SQLite hands back naive UTC
             yield {
                 "text": problem_text(problem.title, problem.description),
                 "kind": kind,
                 "industry": problem.industry,
                 "touchpoint": problem.touchpoint,
                 "decided_by": who or "",
+                "decided_at": when.isoformat() if when is not None else "",
+                "classified_by": classifier or "",
             }

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from improvement.llm_classification import LLMClassifier
     from improvement.model_trial import ModelTrial
     from improvement.people import People
+    from improvement.retraining import ClassifierModels
     from improvement.services import BacklogService
 
 
@@ -63,7 +64,27 @@ class Backend:
     def offline_classifier(self) -> OfflineClassifier:
         from improvement.classification import get_offline_classifier
 
-        return get_offline_classifier(self.settings.classifier_cache_dir, self.settings.review_threshold)
+        return get_offline_classifier(
+            self.settings.classifier_cache_dir, self.settings.review_threshold, self.settings.models_dir
+        )
+
+    def classifier_models(self) -> ClassifierModels:
+        """Refit the classifier from the team's decisions, list and restore its versions."""
+        from assistant.embeddings import get_embedder
+        from improvement.classification import OfflineClassifier
+        from improvement.model_store import ModelStore
+        from improvement.retraining import ClassifierModels, team_decisions
+        from improvement.transfer import export_labels
+
+        return ClassifierModels(
+            store=ModelStore(self.settings.models_dir),
+            embedder=get_embedder,
+            shipped=lambda: OfflineClassifier.load_or_fit(
+                get_embedder(), self.settings.classifier_cache_dir, threshold=self.settings.review_threshold
+            ),
+            active=self.offline_classifier,
+            decisions=lambda: team_decisions(export_labels(self.sessions)),
+        )
 
     def llm_classifier(self, offline: OfflineClassifier) -> LLMClassifier:
         """The chat model as a classifier, gated by its trial on held-out examples."""

@@ -193,3 +193,26 @@ def test_knowledge_base_lists_the_starter_notes() -> None:
     at.button(key="kb_reload_starter").click().run()
     assert not at.exception and any("Reloaded" in s.value for s in at.success)
     assert any("4 document(s)" in c.value for c in at.caption)
+
+
+def test_backlog_sidebar_retrains_from_the_teams_decisions_and_restores(tmp_path: Path) -> None:
+    import json
+
+    from improvement.cli import main
+    from tests.integration.test_retraining import marina_problems
+
+    at = app("app_pages/backlog.py")
+    at.button(key="retrain_classifier").click().run()
+    assert not at.exception
+    assert any("a refit needs at least" in e.value for e in at.sidebar.error)  # nothing decided yet: said plainly
+    rows = [{"description": t, "kind": "kaikaku", "industry": "marina"} for t in marina_problems(12)]
+    (tmp_path / "team.json").write_text(json.dumps(rows))
+    assert main(["import", str(tmp_path / "team.json")]) == 0
+    at.session_state["actor"] = "Ana"
+    at.button(key="retrain_classifier").click().run()
+    assert not at.exception
+    assert any("Replaced the active model" in s.value for s in at.sidebar.success)
+    assert any("`v1` by Ana" in c.value for c in at.sidebar.caption)
+    at.selectbox(key="restore_version").set_value("shipped").run()
+    at.button(key="restore_classifier").click().run()
+    assert any("Model shipped is active again (was v1)" in s.value for s in at.sidebar.success)

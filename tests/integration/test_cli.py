@@ -194,6 +194,8 @@ def test_people_decisions_export_as_labelled_examples() -> None:
     run("add", "The receipt lists the wrong store phone number")
     assert run("edit", str(added["improvement_id"]), "--kind", "kakushin", "--actor", "lee").returncode == 0
     lines = [json.loads(line) for line in run("export-labels").stdout.splitlines()]
+    assert len(lines) == 1
+    decided_at = lines[0].pop("decided_at")
     assert lines == [
         {
             "text": "Customers want their bikes serviced at home",
@@ -201,8 +203,10 @@ def test_people_decisions_export_as_labelled_examples() -> None:
             "industry": "",
             "touchpoint": "",
             "decided_by": "lee",
+            "classified_by": "offline:shipped",
         }
     ]
+    assert decided_at.startswith("20") and decided_at.endswith("+00:00")
 
 
 def test_similar_problems_are_found_and_can_be_merged() -> None:

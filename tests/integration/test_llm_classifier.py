@@ -46,5 +46,13 @@ def test_a_failing_model_falls_back_to_the_offline_answer_and_says_so(offline_cl
     result = LLMClassifier(broken, fallback=offline_classifier, model_name="ollama:down").classify(
         ["The SMS tracking link is cut off on some phones"]
     )[0]
-    assert result.kind.value == "kaizen" and result.classifier == "offline"
+    assert result.kind.value == "kaizen" and result.classifier.startswith("offline:")
     assert "unavailable" in result.rationale
+
+
+def test_a_models_own_certainty_is_not_strong_evidence(offline_classifier: OfflineClassifier) -> None:
+    text = "Members find out their yearly contract renewed from their bank statement"  # weak evidence either way
+    sure = StructuredFake(messages=iter([]), decision=KindDecision(kind="kaizen", confidence=0.999, rationale="Small."))
+    result = LLMClassifier(sure, fallback=offline_classifier, model_name="ollama:test").classify([text])[0]
+    offline = offline_classifier.classify([text])[0]
+    assert offline.confidence < 0.95 and result.confidence <= 0.94
