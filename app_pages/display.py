@@ -23,6 +23,12 @@ _MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:@&=\"'])")
 _INVISIBLE = re.compile(r"[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
 
 
+# GitHub-flavoured Markdown turns URLs, www. addresses and e-mail addresses in *text* into links after
+# parsing, so backslash escapes do not stop it; an invisible WORD JOINER (U+2060) inside "://", "www." and
+# before "@" does, and the text still reads the same.
+_AUTOLINK = re.compile(r"(?i)(?<=[a-z]:)(?=//)|(?<=www)(?=\.)|(?=@)|(?<=mailto:)|(?<=xmpp:)")
+
+
 def plain(text: Any) -> str:
     """The text without controls, bidi overrides or zero-width characters (for any display)."""
     return _INVISIBLE.sub("", "" if text is None else str(text))
@@ -30,7 +36,7 @@ def plain(text: Any) -> str:
 
 def safe(text: Any) -> str:
     """Text for a Markdown body (st.markdown, st.caption, st.error, st.write...): nothing in it renders."""
-    return _MARKDOWN_SPECIAL.sub(r"\\\1", plain(text))
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", _AUTOLINK.sub("\u2060", plain(text)))
 
 
 def label(text: Any) -> str:
@@ -41,9 +47,17 @@ def label(text: Any) -> str:
 def safe_stream(chunks: Iterable[Any], raw: list[str]) -> Iterator[str]:
     """Escape a streamed answer chunk by chunk for ``st.write_stream``; ``raw`` collects what was said.
 
-    Escaping is per character, so escaping each chunk equals escaping the whole answer.
+    A URL or address can arrive split over chunks, so text is released up to the last whitespace only: a
+    word is always escaped whole.
     """
+    pending = ""
     for chunk in chunks:
         text = "" if chunk is None else str(chunk)
         raw.append(text)
-        yield safe(text)
+        pending += text
+        cut = max(pending.rfind(" "), pending.rfind("\n"), pending.rfind("\t"))
+        if cut >= 0:
+            yield safe(pending[: cut + 1])
+            pending = pending[cut + 1 :]
+    if pending:
+        yield safe(pending)

@@ -31,7 +31,8 @@ HOSTILE = (
 FORMATTING = {"p", "strong", "em", "br", "h1", "h2", "h3", "h4", "h5", "h6", "ul", "ol", "li", "code", "pre", "hr"}
 RENDERER = MarkdownIt("commonmark", {"html": True}).enable(["table", "strikethrough"])
 PLAIN = {"text", "code"}  # st.text and st.code show their text as text
-AUTOLINK = re.compile(r"(?<!\\)(?:https?:|www\.evil|evil\.example|@evil|javascript:)", re.IGNORECASE)
+# What GitHub-flavoured Markdown links in the text *after* parsing (escapes removed), like remark-gfm does.
+AUTOLINK = re.compile(r"(?:https?://|www\.|mailto:|[-.\w+]@[-\w]+\.|javascript:)", re.IGNORECASE)
 
 
 def _strings(value: Any, keys: set[str]) -> Iterator[str]:
@@ -76,7 +77,7 @@ def assert_nothing_live(at: AppTest, where: str) -> int:
         html = RENDERER.render(text)
         tags = {tag.lower() for tag in re.findall(r"<\s*([a-zA-Z][a-zA-Z0-9]*)", html)}
         assert tags <= FORMATTING, f"{where}: {sorted(tags - FORMATTING)} live in {text!r}"
-        assert not AUTOLINK.search(text), f"{where}: an autolink in {text!r}"
+        assert not AUTOLINK.search(text.replace("\\", "")), f"{where}: an autolink in {text!r}"
         hostile_seen += "Reset your password" in text
     return hostile_seen
 
