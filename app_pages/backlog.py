@@ -88,7 +88,7 @@ with st.container(border=True):
     view_name = v2.text_input("Save these filters as", key="view_name", max_chars=100, placeholder="e.g. My triage")
     if v3.button("Save view", key="view_save", icon=":material/bookmark_add:", width="stretch"):
         try:
-            saved = ItemFilter(
+            view_filter = ItemFilter(
                 kinds=kinds,
                 statuses=statuses,
                 quarters=quarters,
@@ -97,7 +97,7 @@ with st.container(border=True):
                 text=search.strip() if mode == "text" else "",
                 words=search.strip() if mode != "text" else "",
             )
-            service.save_view(view_name, saved, sort=sort, actor=actor())
+            service.save_view(view_name, view_filter, sort=sort, actor=actor())
             state["view_flash"] = f"Saved the view '{view_name.strip()}'."
             st.rerun()
         except DomainError as error:
