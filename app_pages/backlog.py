@@ -63,7 +63,7 @@ with st.container(border=True):
     statuses = c2.multiselect("Status", [s.value for s in Status], key="f_status", format_func=status_label)
     quarters = c3.multiselect("Quarter", list(reversed(service.distinct("quarter"))), key="f_quarter")
     owners = c4.multiselect("Owner", service.distinct("owner"), key="f_owner")
-    c5, c6, c7, c8 = st.columns([3, 1.4, 1, 1], vertical_alignment="bottom")
+    c5, c6, c7, c8 = st.columns([2.6, 1.8, 1.3, 1], vertical_alignment="bottom")
     search = c5.text_input(
         "Search titles and descriptions",
         key="f_search",
