@@ -106,7 +106,7 @@ with st.container(border=True):
     statuses = c2.multiselect("Status", [s.value for s in Status], key="f_status", format_func=status_label)
     quarters = c3.multiselect("Quarter", list(reversed(service.distinct("quarter"))), key="f_quarter")
     owners = c4.multiselect("Owner", service.distinct("owner"), key="f_owner")
-    c5, c6, c7, c8 = st.columns([3, 1.4, 1, 1], vertical_alignment="bottom")
+    c5, c6, c7, c8 = st.columns([2.6, 1.8, 1.3, 1], vertical_alignment="bottom")
     search = c5.text_input(
         "Search titles and descriptions",
         key="f_search",
@@ -131,7 +131,7 @@ with st.container(border=True):
     view_name = v2.text_input("Save these filters as", key="view_name", max_chars=100, placeholder="e.g. My triage")
     if v3.button("Save view", key="view_save", icon=":material/bookmark_add:", width="stretch"):
         try:
-            saved = ItemFilter(
+            view_filter = ItemFilter(
                 kinds=kinds,
                 statuses=statuses,
                 quarters=quarters,
@@ -140,7 +140,7 @@ with st.container(border=True):
                 text=search.strip() if mode == "text" else "",
                 words=search.strip() if mode != "text" else "",
             )
-            service.save_view(view_name, saved, sort=sort, actor=actor())
+            service.save_view(view_name, view_filter, sort=sort, actor=actor())
             state["view_flash"] = f"Saved the view '{view_name.strip()}'."
             st.rerun()
         except DomainError as error:

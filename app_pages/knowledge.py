@@ -13,9 +13,9 @@ with st.spinner("Opening the knowledge base…"):
 documents = knowledge.documents()
 # What the last action did, shown after the rerun that refreshed the table.
 if flash := st.session_state.pop("kb_flash", None):
-    kind, lines = flash
+    kind, flash_lines = flash
     (st.error if kind == "error" else st.success)(
-        "  \n".join(lines), icon=":material/error:" if kind == "error" else ":material/check_circle:"
+        "  \n".join(flash_lines), icon=":material/error:" if kind == "error" else ":material/check_circle:"
     )
 st.caption(
     f"{len(documents)} document(s), {sum(d.chunk_count for d in documents):,} chunk(s). "

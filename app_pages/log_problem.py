@@ -14,22 +14,24 @@ st.caption(
     "why, and how sure it is; you can always decide otherwise."
 )
 
-FORM_KEYS = (
-    "log_title",
-    "log_description",
-    "log_story",
-    "log_touchpoint",
-    "log_segment",
-    "log_industry",
-    "log_customers",
-    "log_value",
-    "log_currency",
-    "log_evidence",
-    "log_root_cause",
-)
+# Each field's empty value: assigned (not just forgotten) after a save, so the browser's form empties too.
+FORM_DEFAULTS: dict[str, object] = {
+    "log_title": "",
+    "log_description": "",
+    "log_story": "",
+    "log_touchpoint": "",
+    "log_segment": "",
+    "log_industry": "",
+    "log_customers": 0,
+    "log_value": 0.0,
+    "log_currency": "EUR",
+    "log_evidence": "unknown",
+    "log_root_cause": "",
+}
 if st.session_state.pop("log_clear", False):  # saved: an empty form, so pressing the button again logs nothing
-    for form_key in FORM_KEYS:
-        st.session_state.pop(form_key, None)
+    st.session_state.update(FORM_DEFAULTS)
+for form_key, empty in FORM_DEFAULTS.items():
+    st.session_state.setdefault(form_key, empty)
 
 # Errors from the last submit, shown under the field they belong to (the form keeps what was typed).
 errors: dict[str, str] = st.session_state.get("log_errors", {})
@@ -83,10 +85,10 @@ with st.form("log_problem", clear_on_submit=False, border=True):
         field_error("touchpoint", "segment", "industry")
         c4, c5, c6 = st.columns(3)
         customers = c4.number_input(
-            "Customers affected", key="log_customers", min_value=0, max_value=1_000_000_000, step=1, value=0
+            "Customers affected", key="log_customers", min_value=0, max_value=1_000_000_000, step=1
         )
-        value = c5.number_input("Value at risk", key="log_value", min_value=0.0, max_value=1e13, step=100.0, value=0.0)
-        currency = c6.text_input("Currency", key="log_currency", value="EUR", max_chars=3)
+        value = c5.number_input("Value at risk", key="log_value", min_value=0.0, max_value=1e13, step=100.0)
+        currency = c6.text_input("Currency", key="log_currency", max_chars=3)
         field_error("customers_affected", "value_at_risk", "currency")
         evidence = st.radio(
             "Evidence",

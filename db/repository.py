@@ -113,7 +113,7 @@ def _pg_words_match(words: list[str], session: Session) -> ColumnElement[bool]:
     ).all()
     content = [w for w, size in sizes if size > 0]
     stop = [w for w, size in sizes if size == 0]
-    conditions: list[ColumnElement[bool]] = []
+    conditions: list[Any] = []  # text clauses, each a boolean condition
     if content:
         conditions.append(
             text(f"{PG_WORDS} @@ plainto_tsquery('english'::regconfig, :content)").bindparams(content=" ".join(content))
