@@ -30,7 +30,7 @@ from typing import Protocol
 import numpy as np
 
 from improvement.content import content_problem
-from improvement.domain import Classification, Kind
+from improvement.domain import Classification, DomainError, Kind
 from improvement.rubric import cue_counts, english_share, find_cues
 
 log = logging.getLogger(__name__)
@@ -569,13 +569,22 @@ def get_offline_classifier(
 
     key = f"{cache_dir}|{threshold}|{models_dir}"
     store = ModelStore(models_dir) if models_dir is not None else None
-    active = store.active_version() if store is not None else SHIPPED_VERSION
+    try:
+        active = store.active_version() if store is not None else SHIPPED_VERSION
+    except DomainError as error:  # a damaged registry must not stop classification: the shipped model answers
+        log.warning("using the shipped classifier: %s", error)
+        active, store = SHIPPED_VERSION, None
     with _offline_lock:
         current = _offline.get(key)
         if current is None or current.version != active:
+            current = None
             if store is not None and active != SHIPPED_VERSION:
-                current = OfflineClassifier(get_embedder(), store.load(active), threshold=threshold, version=active)
-            else:
+                try:
+                    model = store.load(active)
+                    current = OfflineClassifier(get_embedder(), model, threshold=threshold, version=active)
+                except (DomainError, OSError, ValueError, KeyError) as error:
+                    log.warning("model %s cannot be loaded, using the shipped classifier: %s", active, error)
+            if current is None:
                 current = OfflineClassifier.load_or_fit(get_embedder(), cache_dir, threshold=threshold)
             _offline[key] = current
         return current

@@ -116,9 +116,9 @@ def evaluate(embedder: Embedder, *, dev_path: Path | None, cache_dir: Path, repe
     groups = [e.industry or "(none)" for e in examples]
     # Whole industries held out. Group folds do not depend on a seed, so one run; the stratified run beside it
     # shows how much random folds of near-duplicates flatter the model.
-    cv_runs = [_scores(y, out_of_fold_logits(x, y, groups=groups).argmax(axis=1))]
-    stratified = _scores(y, out_of_fold_logits(x, y, seed=0).argmax(axis=1))
-    grouped_logits = out_of_fold_logits(x, y, groups=groups)
+    cv_runs = [_scores(y, out_of_fold_logits(x, y, groups=groups, texts=texts).argmax(axis=1))]
+    stratified = _scores(y, out_of_fold_logits(x, y, seed=0, texts=texts).argmax(axis=1))
+    grouped_logits = out_of_fold_logits(x, y, groups=groups, texts=texts)  # the shipped ensemble
     temperature = fit_temperature(grouped_logits, y)
     held = _softmax(grouped_logits / temperature)
     confidence, correct = held.max(axis=1), held.argmax(axis=1) == y

@@ -195,3 +195,23 @@ def test_backlog_retrain_learns_from_decisions_recorded_in_the_database(tmp_path
     assert restored.returncode == 0 and json.loads(restored.stdout)["active"] == "shipped"
     bad = _cli("retrain", "--restore", "v9")
     assert bad.returncode == 2 and "no model version 'v9'" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_a_damaged_registry_or_model_file_falls_back_to_the_shipped_model(
+    embedder,
+    offline_classifier: OfflineClassifier,
+    tmp_path: Path,
+    classifier_cache: Path,  # type: ignore[no-untyped-def]
+) -> None:
+    store_dir = tmp_path / "models"
+    models = models_for(store_dir, embedder, offline_classifier, decisions(marina_problems(40), [Kind.KAIKAKU] * 40))
+    models.retrain(actor="lead")
+    (store_dir / "v1.npz").write_bytes(b"damaged")
+    assert get_offline_classifier(classifier_cache, None, store_dir).version == "shipped"
+    (store_dir / "registry.json").write_text("{not json")
+    assert (
+        get_offline_classifier(classifier_cache, None, store_dir).classify(["The SMS link is cut off"])[0].classifier
+        == "offline:shipped"
+    )
+    with pytest.raises(DomainError, match="model registry .* cannot be read"):
+        models.versions()
