@@ -4,6 +4,7 @@ tick items on any page for bulk changes; edit, merge (previewed, confirmed) and 
 import dataclasses
 import hashlib
 import math
+from datetime import UTC, datetime, timedelta
 
 import pandas as pd
 import streamlit as st
@@ -100,6 +101,11 @@ with st.sidebar:
             st.rerun()
 if flash := st.session_state.pop("backlog_flash", None):
     st.success(flash)
+# The 48-hour promise (BACKLOG_TRIAGE_HOURS): the moment is taken to the hour, so the filter (and the page
+# it keeps) stays the same from one rerun to the next.
+TRIAGE_HOURS = backend().settings.triage_hours
+TRIAGE_CUTOFF = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(hours=TRIAGE_HOURS)
+TRIAGE_HELP = "Items still new that were logged before the promise ran out (checked to the hour)."
 with st.container(border=True):
     c1, c2, c3, c4 = st.columns(4)
     kinds = c1.multiselect("Kind", [k.value for k in Kind], key="f_kind")
@@ -117,6 +123,7 @@ with st.container(border=True):
         "Match", list(SEARCH_MODES), format_func=SEARCH_MODES.__getitem__, key="f_mode", default="words"
     )
     needs_review = c7.checkbox("Needs review only", key="f_review")
+    overdue = c7.checkbox(f"Untriaged > {TRIAGE_HOURS:g} h", key="f_overdue", help=TRIAGE_HELP)
     sort = c8.selectbox("Sort by", SORTS, key="f_sort", format_func=SORT_LABELS.__getitem__)
     views = service.saved_views()
     v1, v2, v3, v4 = st.columns([2, 2, 1, 1], vertical_alignment="bottom")
@@ -170,7 +177,15 @@ flt = ItemFilter(
     needs_review=True if needs_review else None,
     text=search.strip() if mode == "text" else "",
     words=search.strip() if mode != "text" else "",
+    untriaged_before=TRIAGE_CUTOFF if overdue else None,
 )
+waiting = service.list_items(ItemFilter(untriaged_before=TRIAGE_CUTOFF), limit=1).total
+if waiting and not overdue:
+    st.warning(
+        f"{waiting:,} item(s) have waited more than {TRIAGE_HOURS:g} hours for triage: tick "
+        f"“Untriaged > {TRIAGE_HOURS:g} h” to see them.",
+        icon=":material/schedule:",
+    )
 signature = hashlib.sha1(repr((flt, sort)).encode()).hexdigest()[:10]
 if state.get("f_signature") != signature:  # new filters start on page 1
     state["f_signature"] = signature

@@ -8,6 +8,7 @@ import streamlit as st
 
 from app_pages.common import actor, backend, money, safe
 from improvement import charts
+from improvement.delivery import loop_metrics
 from improvement.domain import DomainError, quarter_of
 from improvement.prioritisation import METHOD, WEIGHT_NAMES
 from improvement.report import pdf_unavailable, review_csv, review_html, review_pdf
@@ -309,6 +310,43 @@ if any(t[f"count_{k}"] for t in review.trend for k in KINDS):
     st.altair_chart(charts.trend_chart(review, width=820), width="content")
 else:
     st.caption("No items in the last eight quarters.")
+
+# Closing the loop: the 48-hour promise ---------------------------------------------------------------------
+promise = backend().settings.triage_hours
+loop = loop_metrics(sessions, quarter=quarter, hours=promise)
+st.subheader(f"Did reporters hear back within {promise:g} hours?")
+if loop["with_known_answer_time"]:
+    heard = loop["share_heard_back"] or 0.0
+    c1, c2 = st.columns([1, 2])
+    c1.metric(
+        f"Heard back within {promise:g} h",
+        f"{heard:.0%}",
+        help="A reporter hears back when their item first moves out of 'new' (they are e-mailed when it is "
+        "triaged, planned or done). Problems still new past the promise count as misses.",
+    )
+    c1.caption(
+        f"{loop['heard_back_within_promise']:,} of {loop['with_known_answer_time']:,} problems with a known answer "
+        f"time ({loop['problems']:,} in the quarter; imported or demo items without a status history are left out)."
+    )
+    c2.dataframe(
+        pd.DataFrame(
+            [
+                {
+                    "kind": kind,
+                    "median hours to triage": loop["median_hours_to_triage_by_kind"].get(kind),
+                    "median days to done": loop["median_days_to_done_by_kind"].get(kind),
+                }
+                for kind in KINDS
+            ]
+        ),
+        hide_index=True,
+        width="stretch",
+    )
+else:
+    st.caption(
+        f"No problem of {review.label} has a recorded answer time yet: the figure counts problems whose item "
+        "moved out of 'new' in the app or the CLI (and those still waiting past the promise)."
+    )
 
 # People and items ---------------------------------------------------------------------------------------
 st.subheader(

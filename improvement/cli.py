@@ -255,9 +255,12 @@ def cmd_unmerge(args: argparse.Namespace) -> int:
 
 
 def cmd_review(args: argparse.Namespace) -> int:
+    from improvement.delivery import loop_metrics
     from improvement.review import quarterly_review
 
-    review = quarterly_review(_backend(args).sessions, args.quarter)
+    backend = _backend(args)
+    review = quarterly_review(backend.sessions, args.quarter)
+    loop = loop_metrics(backend.sessions, quarter=review.quarter, hours=backend.settings.triage_hours)
 
     def human() -> None:
         print(
@@ -271,6 +274,11 @@ def cmd_review(args: argparse.Namespace) -> int:
             )
         print("  status: " + ", ".join(f"{s} {n}" for s, n in review.counts_by_status.items()))
         print(f"  needs review: {review.needs_review_count}")
+        if loop["share_heard_back"] is not None:
+            print(
+                f"  heard back within {loop['promise_hours']:g} h: {loop['share_heard_back']:.0%} "
+                f"({loop['heard_back_within_promise']} of {loop['with_known_answer_time']})"
+            )
         target = review.target
         assert target is not None
         actual = review.actual_mix[target.basis]
@@ -281,7 +289,9 @@ def cmd_review(args: argparse.Namespace) -> int:
             )
         )
 
-    _emit(args, review.as_json(), human)
+    data = review.as_json()
+    data["closing_the_loop"] = loop
+    _emit(args, data, human)
     return EXIT_OK
 
 

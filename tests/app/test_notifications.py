@@ -51,3 +51,30 @@ def test_a_problem_logged_in_the_app_reaches_the_webhook_receiver(
     while not received and time.monotonic() < deadline:
         time.sleep(0.5)
     assert [e["type"] for e in received] == ["item.created"]
+
+
+def test_the_backlog_flags_untriaged_items_and_the_review_shows_the_promise() -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from improvement.wiring import make_backend
+
+    service = make_backend().backlog()
+    now = datetime.now(UTC)
+    old = service.log_problem(
+        {"description": "Nobody answers the claims hotline"}, actor="a", now=now - timedelta(hours=60)
+    )
+    fresh = service.log_problem({"description": "The chatbot forgets the order number"}, actor="a", now=now)
+    service.change_status(fresh.improvement_id, "triaged", actor="owner")
+    at = app()
+    at.switch_page("app_pages/backlog.py")
+    at.run()
+    assert not at.exception
+    assert any("1 item(s) have waited more than 48 hours" in w.value for w in at.warning)
+    at.checkbox(key="f_overdue").check().run()
+    assert not at.exception
+    assert list(at.dataframe[0].value["id"]) == [old.improvement_id]
+    at.switch_page("app_pages/review.py")
+    at.run()
+    assert not at.exception
+    heard = [m for m in at.metric if m.label.startswith("Heard back within 48")]
+    assert heard and heard[0].value == "50%"  # one heard back at once, one still waiting past the promise

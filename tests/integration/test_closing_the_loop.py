@@ -400,6 +400,10 @@ def test_log_to_done_from_the_command_line_delivers_signed_events_and_mails_the_
     assert len(mail_sink.text_to("grace@example.com")) == 3
     again = _cli("deliver", "--once", "--json", env=env)  # exactly once per event id
     assert json.loads(again.stdout)["delivered"] == 0 and len(receiver.bodies) == 6
+    quarter = shown_quarter = json.loads(_cli("show", item, "--json", env=env).stdout)["quarter"]
+    review = json.loads(_cli("review", "--quarter", quarter, "--json", env=env).stdout)
+    assert review["closing_the_loop"]["share_heard_back"] == 1.0  # triaged at once: the reporter heard back
+    assert shown_quarter == review["quarter"]
     listed = _cli("events", "list", "--json", env=env)
     assert listed.returncode == 0 and len(json.loads(listed.stdout)) == 6
     bad = _cli("deliver", "--once", env={**env, "BACKLOG_NOTIFY_URLS": "nonsense://x"})
