@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pandas as pd
 import streamlit as st
 
-from app_pages.common import KIND_ICONS, STATUS_LABELS, actor, backend, safe, status_label
+from app_pages.common import KIND_ICONS, STATUS_LABELS, actor, backend, owner_choices, safe, status_label
 from improvement.access import Action
 from improvement.classification import percent
 from improvement.domain import TRANSITIONS, DomainError, Kind, StaleEdit, Status
@@ -222,7 +222,11 @@ def render_bulk_actions() -> None:
             key="bulk_status",
             format_func=lambda s: status_label(s) if s else "(keep)",
         )
-        bulk_owner = c2.text_input("Set owner", key="bulk_owner", max_chars=200)
+        bulk_people = owner_choices(None)
+        if bulk_people is None:
+            bulk_owner = c2.text_input("Set owner", key="bulk_owner", max_chars=200)
+        else:
+            bulk_owner = c2.selectbox("Set owner", bulk_people, key="bulk_owner", format_func=lambda o: o or "(keep)")
         bulk_quarter = c3.text_input("Set quarter", key="bulk_quarter", max_chars=7, placeholder="2026-Q4")
         change = {"status": bulk_status, "owner": bulk_owner.strip() or None, "quarter": bulk_quarter.strip() or None}
         if c4.button(
@@ -538,7 +542,17 @@ with right:
     with st.form(f"edit_item_{item.id}"):
         allowed = [item.status, *sorted(s.value for s in TRANSITIONS[Status(item.status)])]
         new_status = st.selectbox("Status", allowed, format_func=status_label, key=f"edit_status_{item.id}_{opened}")
-        owner = st.text_input("Owner", value=item.owner or "", key=f"edit_owner_{item.id}_{opened}", max_chars=200)
+        people = owner_choices(item.owner)
+        if people is None:  # local mode: one person types any name
+            owner = st.text_input("Owner", value=item.owner or "", key=f"edit_owner_{item.id}_{opened}", max_chars=200)
+        else:  # with sign-in: the people who may own items, never free text
+            owner = st.selectbox(
+                "Owner",
+                people,
+                index=people.index(item.owner or ""),
+                format_func=lambda o: o or "nobody",
+                key=f"edit_owner_{item.id}_{opened}",
+            )
         quarter = st.text_input("Quarter", value=item.quarter, key=f"edit_quarter_{item.id}_{opened}", max_chars=7)
         c1, c2 = st.columns(2)
         effort = c1.slider("Effort", 1, 5, item.effort, key=f"edit_effort_{item.id}_{opened}")

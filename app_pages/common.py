@@ -86,6 +86,15 @@ def actor() -> Actor:
     return Actor.local(local_name())
 
 
+def owner_choices(current: str | None) -> list[str] | None:
+    """With sign-in, who may own an item ("" for nobody, then everyone with the owner role or above, as
+    "Name <email>"); None in local mode, where a name is typed."""
+    if backend().settings.auth != "oidc":
+        return None
+    people = backend().people().owners()
+    return ["", *sorted({*people, *([current] if current else [])})]
+
+
 def sign_in_gate() -> Actor:
     """With BACKLOG_AUTH=oidc, nothing below this runs for a visitor who has not signed in."""
     settings = backend().settings

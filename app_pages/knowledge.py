@@ -3,8 +3,9 @@
 import pandas as pd
 import streamlit as st
 
-from app_pages.common import backend, safe
+from app_pages.common import actor, backend, safe
 from assistant.ingest import MAX_FILE_BYTES, IngestError
+from improvement.access import Action
 
 st.title(":material/library_books: Knowledge base")
 knowledge = backend().knowledge
@@ -41,6 +42,10 @@ st.dataframe(
     column_config={"url": st.column_config.LinkColumn(), "starter": st.column_config.CheckboxColumn()},
 )
 
+if not actor().can(Action.ADMINISTER):
+    st.caption("Only admins add, reload or remove articles.")
+    st.stop()
+
 st.subheader("Add articles")
 uploads = st.file_uploader(
     f"Text, Markdown, HTML or PDF files ({MAX_FILE_BYTES // 2**20} MB each at most)",
@@ -55,7 +60,7 @@ if st.button("Ingest", type="primary", disabled=not uploads, key="kb_ingest", ic
     with st.spinner("Ingesting…"):
         for upload in uploads or []:
             try:
-                added = knowledge.ingest_upload(upload.name, upload.getvalue())
+                added = knowledge.ingest_upload(upload.name, upload.getvalue(), actor=actor())
                 replaced = " (replaced the earlier upload of that name)" if added.replaced else ""
                 lines.append(f"{safe(added.source)}: {added.chunks} chunk(s){replaced}")
             except IngestError as error:
@@ -70,7 +75,7 @@ with st.expander("Starter notes", icon=":material/menu_book:"):
     st.caption("The product's own notes on four CX-leadership articles. Reloading replaces them, never duplicates.")
     if st.button("Reload the starter notes", key="kb_reload_starter", icon=":material/refresh:"):
         with st.spinner("Re-ingesting the starter notes…"):
-            chunks = knowledge.reload_starter_knowledge()
+            chunks = knowledge.reload_starter_knowledge(actor=actor())
         st.session_state["kb_flash"] = ("ok", [f"Reloaded: {chunks} chunk(s)."])
         st.rerun()
 
@@ -93,7 +98,7 @@ if documents:
         )
         yes, no = st.columns(2)
         if yes.button("Remove it", key="kb_remove_confirm", type="primary", icon=":material/delete_forever:"):
-            knowledge.remove(pending)
+            knowledge.remove(pending, actor=actor())
             st.session_state.pop("kb_remove_pending", None)
             st.session_state["kb_flash"] = ("ok", [f"Removed {safe(title)}, with all its chunks."])
             st.rerun()

@@ -30,6 +30,7 @@ from assistant.ingest import (
 from assistant.vectorstore import VectorStore
 from db import repository
 from db.models import Document, utcnow
+from improvement.access import Action, Actor, as_actor
 
 log = logging.getLogger(__name__)
 
@@ -81,6 +82,12 @@ class DocumentInfo:
     ingested_at: Any
 
 
+def _may_change_knowledge(actor: Actor | str | None) -> None:
+    """Adding and removing articles is an admin's job when people sign in; the CLI (no actor) has direct access."""
+    if actor is not None:
+        as_actor(actor).require(Action.ADMINISTER)
+
+
 class KnowledgeBase:
     def __init__(
         self,
@@ -110,8 +117,9 @@ class KnowledgeBase:
                 return 0
         return self.reload_starter_knowledge()
 
-    def reload_starter_knowledge(self) -> int:
+    def reload_starter_knowledge(self, *, actor: Actor | str | None = None) -> int:
         """(Re-)ingest the shipped notes; each replaces its earlier copy. Returns the chunks written."""
+        _may_change_knowledge(actor)
         return sum(self.add_document(read_file(path), starter=True) for path in sorted(STARTER_DIR.glob("*.md")))
 
     def has_document(self, source: str) -> bool:
@@ -212,8 +220,9 @@ class KnowledgeBase:
         report.documents = len(written)
         return report
 
-    def ingest_upload(self, name: str, data: bytes) -> UploadResult:
+    def ingest_upload(self, name: str, data: bytes, *, actor: Actor | str | None = None) -> UploadResult:
         """Ingest an uploaded file under ``uploads/<name>``; its bytes are kept for a repair."""
+        _may_change_knowledge(actor)
         base = Path(name).name
         try:
             parsed = parse_bytes(data, base)
@@ -245,7 +254,8 @@ class KnowledgeBase:
         self.add_document(ParsedDocument(source, parsed.title, parsed.author, parsed.url, parsed.text, parsed.sha256))
         return True
 
-    def remove(self, source: str) -> bool:
+    def remove(self, source: str, *, actor: Actor | str | None = None) -> bool:
+        _may_change_knowledge(actor)
         self._store.knowledge.delete(where={"source": source})
         with self._sessions.begin() as session:
             row = repository.get_document_by_source(session, source)

@@ -30,7 +30,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from db.models import Delivery, DeliveryAttempt, Event, Improvement, MailPreference
 from db.transactions import run_in_transaction
 from improvement.domain import DomainError, Status
-from improvement.events import EventType, is_email, item_link, new_event
+from improvement.events import EventType, email_of, is_email, item_link, new_event
 from improvement.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -536,7 +536,7 @@ def remind_untriaged(sessions: sessionmaker[Session], *, hours: float, now: date
             )
         )
         for row in rows:
-            owner = [row.owner.strip().lower()] if row.owner and is_email(row.owner) else []
+            owner = [address] if (address := email_of(row.owner)) else []
             session.add(new_event(row, EventType.TRIAGE_OVERDUE, actor="backlog", now=now, recipients=owner))
         return len(rows)
 

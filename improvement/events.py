@@ -19,6 +19,7 @@ from db.models import Event, Improvement
 from improvement.domain import Status
 
 EMAIL = re.compile(r"^[^@\s<>\"',;]+@[^@\s<>\"',;]+\.[A-Za-z]{2,}$")
+LABEL = re.compile(r"^.*<([^<>]+)>$")
 
 
 class EventType(StrEnum):
@@ -34,6 +35,15 @@ class EventType(StrEnum):
 
 def is_email(value: str | None) -> bool:
     return bool(value) and bool(EMAIL.match(str(value).strip()))
+
+
+def email_of(value: str | None) -> str | None:
+    """The address in a bare e-mail or in a signed-in person's label ("Ana Lopez <ana@example.com>")."""
+    text = str(value or "").strip()
+    if is_email(text):
+        return text.lower()
+    match = LABEL.match(text)
+    return match.group(1).lower() if match and is_email(match.group(1)) else None
 
 
 def item_link(base_url: str, improvement_id: int) -> str:
@@ -82,7 +92,7 @@ def _text(value: Any) -> str | None:
 
 def reporters_of(row: Improvement) -> list[str]:
     """The e-mail addresses among the people who reported the item's problems."""
-    return sorted({p.reporter.strip().lower() for p in row.problems if is_email(p.reporter)})
+    return sorted({address for p in row.problems if (address := email_of(p.reporter))})
 
 
 def record_events(
@@ -101,9 +111,9 @@ def record_events(
     reporters = reporters_of(row)
     rows = []
     for event_type, details in made:
-        recipients = set(reporters) | {r for r in extra_recipients if is_email(r)}
-        if event_type is EventType.OWNER_CHANGED and is_email(details.get("to")):
-            recipients = {str(details["to"]).strip().lower()}  # the new owner hears they were assigned
+        recipients = set(reporters) | {a for r in extra_recipients if (a := email_of(r))}
+        if event_type is EventType.OWNER_CHANGED and (owner := email_of(details.get("to"))):
+            recipients = {owner}  # the new owner hears they were assigned
         rows.append(new_event(row, event_type, actor=actor, now=now, details=details, recipients=sorted(recipients)))
     session.add_all(rows)
     return rows

@@ -132,7 +132,9 @@ class People:
             )
 
     def owners(self) -> list[str]:
-        """Who can own an item (for the owner picker): everyone with the owner role or above."""
+        """Who can own an item (the owner picker): everyone with the owner role or above, labelled as the
+        history labels them ("Name <email>"), so an owner's e-mail reaches them."""
         eligible = [r.value for r in Role if r.rank >= Role.OWNER.rank]
         with self._sessions() as session:
-            return list(session.scalars(select(Person.name).where(Person.role.in_(eligible)).order_by(Person.name)))
+            rows = session.scalars(select(Person).where(Person.role.in_(eligible)).order_by(Person.name))
+            return [Actor(name=p.name, email=p.email).label for p in rows]

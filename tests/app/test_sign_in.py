@@ -104,3 +104,26 @@ def test_a_person_whose_access_was_revoked_sees_why_and_nothing_else() -> None:
     assert not at.exception
     assert any("no access" in e.value for e in at.error)
     assert not at.text_area
+
+
+@pytest.mark.usefixtures("oidc")
+def test_an_agent_sees_the_articles_but_not_the_admin_actions() -> None:
+    at = app(signed_in("ana@example.com", "Ana Agent"), page="app_pages/knowledge.py")
+    assert not at.exception
+    assert any("Only admins" in c.value for c in at.caption)
+    assert not [b for b in at.button if b.key in ("kb_ingest", "kb_remove", "kb_reload_starter")]
+
+
+@pytest.mark.usefixtures("oidc")
+def test_an_owner_picks_an_owner_among_the_people_not_free_text() -> None:
+    from improvement.wiring import make_backend
+
+    backend = make_backend()
+    backend.people().grant("setup", "omar@example.com", "owner")
+    item = backend.backlog().log_problem({"description": "Invoices show the wrong VAT number"}, actor="setup")
+    at = app(signed_in("omar@example.com", "Omar Owner"), page="app_pages/backlog.py")
+    at.session_state["open_item"] = item.improvement_id
+    at.run()
+    assert not at.exception
+    picker = at.selectbox(key=f"edit_owner_{item.improvement_id}_1")
+    assert picker.options == ["nobody", "Omar Owner <omar@example.com>"]

@@ -408,3 +408,17 @@ def test_log_to_done_from_the_command_line_delivers_signed_events_and_mails_the_
     assert listed.returncode == 0 and len(json.loads(listed.stdout)) == 6
     bad = _cli("deliver", "--once", env={**env, "BACKLOG_NOTIFY_URLS": "nonsense://x"})
     assert bad.returncode == 2 and "BACKLOG_NOTIFY_URLS" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_a_signed_in_reporter_hears_back_at_the_address_in_their_name(
+    service: BacklogService,
+    sessions,  # type: ignore[no-untyped-def]
+    mail_sink: MailSink,
+) -> None:
+    from improvement.access import Actor, Role
+
+    agent = Actor("Ana Agent", "ana.agent@example.com", Role.AGENT)
+    logged = service.log_problem({"description": "Gift cards cannot be used online"}, actor=agent)
+    service.change_status(logged.improvement_id, "triaged", actor="owner")
+    Deliverer(sessions, channels(mail_url=mail_sink.url)).drain()
+    assert len(mail_sink.text_to("ana.agent@example.com")) == 1

@@ -110,3 +110,27 @@ def test_users_from_the_command_line(sessions) -> None:  # type: ignore[no-untyp
         result = _cli(*args)
         assert result.returncode == 2 and message in result.stderr and "Traceback" not in result.stderr
     assert _cli("users", "revoke", "lee@example.com").returncode == 0
+
+
+def test_only_admins_change_the_knowledge_base(sessions, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    from improvement.wiring import make_backend
+
+    monkeypatch.setenv("BACKLOG_STARTER_KNOWLEDGE", "false")
+    knowledge = make_backend().knowledge
+    note = b"# Call them first\n\nTell customers about a late parcel before they ask."
+    with pytest.raises(Forbidden, match="may not manage"):
+        knowledge.ingest_upload("note.md", note, actor=OWNER)
+    added = knowledge.ingest_upload("note.md", note, actor=ADMIN)
+    with pytest.raises(Forbidden):
+        knowledge.remove(added.source, actor=AGENT)
+    with pytest.raises(Forbidden):
+        knowledge.reload_starter_knowledge(actor=VIEWER)
+    assert [d.source for d in knowledge.documents()] == [added.source]
+    assert knowledge.remove(added.source, actor=ADMIN)
+
+
+def test_the_owner_picker_lists_people_who_may_own_items(people: People) -> None:
+    people.sign_in("ada@example.com", "Ada Admin")
+    people.grant(ADMIN, "omar@example.com", "owner")
+    people.grant(ADMIN, "ana@example.com", "agent")
+    assert people.owners() == ["Ada Admin <ada@example.com>", "omar@example.com"]
