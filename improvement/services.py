@@ -630,7 +630,7 @@ class BacklogService:
                     Change(
                         improvement_id=source.id,
                         changed_at=now,
-                        changed_by=actor,
+                        changed_by=label,
                         field=MERGED_REPORTS,
                         old_value=None,
                         new_value=",".join(str(i) for i in moved_ids),
@@ -783,7 +783,7 @@ class BacklogService:
         def work(session: Session) -> None:
             row = repository.saved_view_by_name(session, name)
             if row is None:
-                session.add(SavedView(name=name, filters=data, created_by=actor, created_at=utcnow()))
+                session.add(SavedView(name=name, filters=data, created_by=label, created_at=utcnow()))
             else:
                 row.filters, row.created_by, row.created_at = data, label, utcnow()
 

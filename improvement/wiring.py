@@ -243,7 +243,10 @@ def outage_message(error: BaseException) -> str | None:
     fails); ``None`` when the error is not an outage. Never names hosts, paths or SQL: those go to the log."""
     from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
-    if isinstance(error, OperationalError | InterfaceError | DBAPIError):
+    # Only a failing connection is an outage; a ProgrammingError or IntegrityError is a bug and is raised.
+    if isinstance(error, OperationalError | InterfaceError) or (
+        isinstance(error, DBAPIError) and error.connection_invalidated
+    ):
         return (
             "The database is not reachable right now, so this page cannot be shown. Nothing you saved is lost; "
             "try again in a moment. The details are in the server log."

@@ -195,8 +195,15 @@ def test_knowledge_base_lists_the_starter_notes() -> None:
     assert any("4 document(s)" in c.value for c in at.caption)
 
 
-def test_backlog_sidebar_retrains_from_the_teams_decisions_and_restores(tmp_path: Path) -> None:
+def test_backlog_sidebar_retrains_from_the_teams_decisions_and_restores(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import json
+
+    from improvement.settings import get_settings
+
+    monkeypatch.setenv("BACKLOG_USER", "Ana")  # local mode: who the history records
+    get_settings.cache_clear()
 
     from improvement.cli import main
     from tests.integration.test_retraining import marina_problems
@@ -208,7 +215,6 @@ def test_backlog_sidebar_retrains_from_the_teams_decisions_and_restores(tmp_path
     rows = [{"description": t, "kind": "kaikaku", "industry": "marina"} for t in marina_problems(12)]
     (tmp_path / "team.json").write_text(json.dumps(rows))
     assert main(["import", str(tmp_path / "team.json")]) == 0
-    at.session_state["actor"] = "Ana"
     at.button(key="retrain_classifier").click().run()
     assert not at.exception
     assert any("Replaced the active model" in s.value for s in at.sidebar.success)

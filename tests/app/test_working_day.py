@@ -223,7 +223,7 @@ def test_knowledge_upload_refreshes_the_table_and_remove_asks_first() -> None:
     backend().knowledge.ingest_upload("proactive.md", b"# Proactive service\\n\\nCall customers before they call.\\n")
     at.run()
     assert any("5 document(s)" in c.value for c in at.caption)
-    at.selectbox(key="kb_remove_choice").set_value("proactive.md")
+    at.selectbox(key="kb_remove_choice").set_value("uploads/proactive.md")  # uploads are keyed uploads/<name>
     at.button(key="kb_remove").click().run()
     assert any("Remove" in w.value and "chunks?" in w.value for w in at.warning)
     assert any("5 document(s)" in c.value for c in at.caption)  # nothing removed yet
