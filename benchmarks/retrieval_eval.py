@@ -54,7 +54,7 @@ def evaluate_retrieval(k: int = 3) -> dict[str, Any]:
     for question, expected, phrase in QUESTIONS:
         results = backend.knowledge.search(question, k=10)
         # A hit is a passage from the right article that contains the answer, not just the right file.
-        relevant = [r.source == expected and phrase in r.text.lower() for r in results]
+        relevant = [Path(r.source).name == expected and phrase in r.text.lower() for r in results]  # keyed by path
         rank = relevant.index(True) + 1 if True in relevant else None
         if rank is not None and rank <= k:
             hits_at_k += 1

