@@ -127,3 +127,19 @@ def test_an_owner_picks_an_owner_among_the_people_not_free_text() -> None:
     assert not at.exception
     picker = at.selectbox(key=f"edit_owner_{item.improvement_id}_1")
     assert picker.options == ["nobody", "Omar Owner <omar@example.com>"]
+
+
+def test_a_shared_link_opens_its_item_on_the_backlog_page() -> None:
+    from improvement.wiring import make_backend
+
+    item = make_backend().backlog().log_problem({"description": "Boarding passes fail at the gate"}, actor="a")
+    from app_pages.common import backend, start_delivery
+
+    backend.clear()
+    start_delivery.clear()
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.query_params["item"] = str(item.improvement_id)
+    at.run()
+    assert not at.exception
+    assert at.session_state["open_item"] == item.improvement_id
+    assert any(s.value.startswith(f"#{item.improvement_id} ") for s in at.subheader)  # the item is open
