@@ -333,8 +333,9 @@ if loop["with_known_answer_time"]:
             [
                 {
                     "kind": kind,
-                    "median hours to triage": loop["median_hours_to_triage_by_kind"].get(kind),
-                    "median days to done": loop["median_days_to_done_by_kind"].get(kind),
+                    # NaN (not None) so a kind with nothing measured shows an empty cell, not "None"
+                    "median hours to triage": float(loop["median_hours_to_triage_by_kind"].get(kind, "nan")),
+                    "median days to done": float(loop["median_days_to_done_by_kind"].get(kind, "nan")),
                 }
                 for kind in KINDS
             ]
