@@ -310,6 +310,8 @@ def pdf_unavailable() -> str | None:
             "the PDF report needs the Pango library (Debian: apt-get install libpango-1.0-0 libpangoft2-1.0-0): "
             f"{str(error).splitlines()[0]}"
         )
+    except ImportError:  # an environment installed without the lock: say so instead of failing the page
+        return "WeasyPrint is not installed (install the project from requirements/app.lock)"
     return None
 
 
