@@ -179,10 +179,12 @@ flt = ItemFilter(
     words=search.strip() if mode != "text" else "",
     untriaged_before=TRIAGE_CUTOFF if overdue else None,
 )
-waiting = service.list_items(ItemFilter(untriaged_before=TRIAGE_CUTOFF), limit=1).total
+waiting_page = service.list_items(ItemFilter(untriaged_before=TRIAGE_CUTOFF), limit=1)
+waiting = waiting_page.total
 if waiting and not overdue:
+    more = "" if waiting_page.total_is_exact else "+"  # counting stops at a limit on very large backlogs
     st.warning(
-        f"{waiting:,} item(s) have waited more than {TRIAGE_HOURS:g} hours for triage: tick "
+        f"{waiting:,}{more} item(s) have waited more than {TRIAGE_HOURS:g} hours for triage: tick "
         f"“Untriaged > {TRIAGE_HOURS:g} h” to see them.",
         icon=":material/schedule:",
     )
