@@ -134,3 +134,15 @@ def test_the_owner_picker_lists_people_who_may_own_items(people: People) -> None
     people.grant(ADMIN, "omar@example.com", "owner")
     people.grant(ADMIN, "ana@example.com", "agent")
     assert people.owners() == ["Ada Admin <ada@example.com>", "omar@example.com"]
+
+
+def test_review_settings_need_a_leader(sessions) -> None:  # type: ignore[no-untyped-def]
+    from improvement.review import set_target, set_weights
+
+    shares = {"kaizen": 60, "kaikaku": 25, "kakushin": 15}
+    with pytest.raises(Forbidden, match="may not change review settings"):
+        set_target(sessions, "2026-Q4", "items", shares, actor=OWNER)
+    with pytest.raises(Forbidden):
+        set_weights(sessions, "kakushin", {"reach": 2}, actor=AGENT)
+    leader = Actor("Lee Leader", "lee@example.com", Role.LEADER)
+    assert set_target(sessions, "2026-Q4", "items", shares, actor=leader).set_by == "Lee Leader <lee@example.com>"
