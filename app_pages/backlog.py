@@ -125,6 +125,17 @@ with st.container(border=True):
     needs_review = c7.checkbox("Needs review only", key="f_review")
     overdue = c7.checkbox(f"Untriaged > {TRIAGE_HOURS:g} h", key="f_overdue", help=TRIAGE_HELP)
     sort = c8.selectbox("Sort by", SORTS, key="f_sort", format_func=SORT_LABELS.__getitem__)
+    # The filters as chosen: listed below and saved as a view (a view keeps no moment, so not the 48-hour flag).
+    flt = ItemFilter(
+        kinds=kinds,
+        statuses=statuses,
+        quarters=quarters,
+        owners=owners,
+        needs_review=True if needs_review else None,
+        text=search.strip() if mode == "text" else "",
+        words=search.strip() if mode != "text" else "",
+        untriaged_before=TRIAGE_CUTOFF if overdue else None,
+    )
     views = service.saved_views()
     v1, v2, v3, v4 = st.columns([2, 2, 1, 1], vertical_alignment="bottom")
     v1.selectbox(
@@ -138,16 +149,7 @@ with st.container(border=True):
     view_name = v2.text_input("Save these filters as", key="view_name", max_chars=100, placeholder="e.g. My triage")
     if v3.button("Save view", key="view_save", icon=":material/bookmark_add:", width="stretch"):
         try:
-            view_filter = ItemFilter(
-                kinds=kinds,
-                statuses=statuses,
-                quarters=quarters,
-                owners=owners,
-                needs_review=True if needs_review else None,
-                text=search.strip() if mode == "text" else "",
-                words=search.strip() if mode != "text" else "",
-            )
-            service.save_view(view_name, view_filter, sort=sort, actor=actor())
+            service.save_view(view_name, flt, sort=sort, actor=actor())
             state["view_flash"] = f"Saved the view '{view_name.strip()}'."
             st.rerun()
         except DomainError as error:
@@ -169,16 +171,6 @@ with st.container(border=True):
     if flash := state.pop("view_flash", None):
         st.success(safe(flash), icon=":material/check_circle:")
 
-flt = ItemFilter(
-    kinds=kinds,
-    statuses=statuses,
-    quarters=quarters,
-    owners=owners,
-    needs_review=True if needs_review else None,
-    text=search.strip() if mode == "text" else "",
-    words=search.strip() if mode != "text" else "",
-    untriaged_before=TRIAGE_CUTOFF if overdue else None,
-)
 waiting_page = service.list_items(ItemFilter(untriaged_before=TRIAGE_CUTOFF), limit=1)
 waiting = waiting_page.total
 if waiting and not overdue:
