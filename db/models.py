@@ -216,8 +216,13 @@ class Problem(Base):
     root_cause: Mapped[str] = mapped_column(Text, default="")
     reporter: Mapped[str] = mapped_column(String(200), default="")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+    # The report's stable key (improvement.domain.report_key): an import skips rows whose key is here.
+    # Unique where set; rows written by bulk tools (seed-demo, raw SQL) may leave it empty.
+    report_key: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
     improvement: Mapped[Improvement] = relationship(back_populates="problems")
+
+    __table_args__ = (Index("ux_problems_report_key", "report_key", unique=True),)
 
 
 class Change(Base):

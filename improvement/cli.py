@@ -378,18 +378,24 @@ def cmd_weights(args: argparse.Namespace) -> int:
 
 
 def cmd_import(args: argparse.Namespace) -> int:
-    from improvement.transfer import import_file
+    from improvement.transfer import import_file, import_summary
 
     backend = _backend(args)
-    result = import_file(backend.backlog(with_models=True), backend.sessions, Path(args.file), actor=_actor(args))
-    _emit(
-        args,
-        result,
-        lambda: print(
-            f"imported {result['items']} item(s), {result['problems']} problem(s)"
-            + (f"; {result['already_present']} already present, skipped" if result.get("already_present") else "")
-        ),
+    batch_rows = backend.settings.import_batch_rows
+
+    def progress(done: int, total: int) -> None:
+        if total > batch_rows:  # a file of one batch is quiet; a long import says how far it is (stderr)
+            print(f"import: {done:,} of {total:,} reports done", file=sys.stderr, flush=True)
+
+    result = import_file(
+        backend.backlog(with_models=True),
+        backend.sessions,
+        Path(args.file),
+        actor=_actor(args),
+        batch_rows=batch_rows,
+        progress=progress,
     )
+    _emit(args, result, lambda: print(import_summary(result)))
     return EXIT_OK
 
 

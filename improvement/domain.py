@@ -6,6 +6,8 @@ tested on their own (a unit test checks the imports).
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
 import re
 import unicodedata
@@ -235,6 +237,25 @@ def parse_scale(value: object, *, field: str) -> int:
     if number < 1:
         raise DomainError(f"{field} must be from 1 to 5, got {value!r}", field=field)
     return number
+
+
+REPORT_KEY_FIELDS = ("title", "description", "customer_story", "touchpoint", "segment", "industry", "root_cause")
+
+
+def report_key(created_at: datetime | None, fields: dict[str, object]) -> str:
+    """A report's stable key: SHA-256 of its time (UTC, to the microsecond; empty when unknown) and its
+    normalised text fields (``REPORT_KEY_FIELDS``: Unicode NFC, runs of white space as one space, trimmed).
+
+    Numbers, the reporter and the item's fields are left out on purpose: the same report keeps its key when
+    it is re-imported by someone else, into another item, or with its value at risk re-estimated. Two rows
+    with the same time and the same text in every field are the same report.
+    """
+    moment = ""
+    if created_at is not None:
+        aware = created_at if created_at.tzinfo else created_at.replace(tzinfo=UTC)
+        moment = aware.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")
+    texts = [" ".join(unicodedata.normalize("NFC", str(fields.get(name) or "")).split()) for name in REPORT_KEY_FIELDS]
+    return hashlib.sha256(json.dumps([moment, *texts], ensure_ascii=False).encode("utf-8")).hexdigest()
 
 
 def priority_score(*, value_at_risk: float, customers_affected: int, impact: int, effort: int) -> float:

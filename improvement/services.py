@@ -181,8 +181,12 @@ def _apply_status(row: Improvement, new: Status, now: datetime) -> list[tuple[st
     return [("status", old, new.value)]
 
 
-def new_problem_row(new: NewProblem, *, reporter: str, created_at: datetime) -> Problem:
+def new_problem_row(new: NewProblem, *, reporter: str, created_at: datetime, key: str | None = None) -> Problem:
+    """The row of a new report. ``key`` is its stable key (``domain.report_key``); by default the key of
+    its time and text. An import passes the key of the row as the file gave it (its time may be unknown)."""
     return Problem(
+        report_key=key
+        or domain.report_key(created_at, {name: getattr(new, name) for name in domain.REPORT_KEY_FIELDS}),
         title=new.title,
         description=new.description,
         customer_story=new.customer_story,

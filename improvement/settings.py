@@ -58,6 +58,9 @@ class Settings(BaseSettings):
     mail_url: str = Field(default="", description="An Apprise mailto:// or mailtos:// URL for e-mail to people")
     triage_hours: float = Field(default=48.0, gt=0, description="An item untriaged for longer is flagged")
     base_url: str = Field(default="http://localhost:8501", description="Where people open the app (for links)")
+    import_batch_rows: int = Field(
+        default=2000, ge=1, le=200_000, description="Rows written per transaction by an import (others write between)"
+    )
     delivery_attempts: int = Field(default=8, ge=1, le=50, description="Tries before an event's delivery fails")
 
     @field_validator("auth")
