@@ -14,6 +14,7 @@ from improvement.access import Action
 from improvement.classification import percent
 from improvement.domain import TRANSITIONS, DomainError, Kind, StaleEdit, Status
 from improvement.models import ItemDetail, ItemFilter, ItemView
+from improvement.transfer import MAX_IMPORT_BYTES, ImportFailed, import_summary, import_upload
 from improvement.validation import ValidationFailed
 
 PAGE_SIZE = 50
@@ -58,6 +59,54 @@ def forget_item(*item_ids: int) -> None:
     state["table_version"] = state.get("table_version", 0) + 1  # a fresh table, with the new values
 
 
+def render_import() -> None:
+    """Import a CSV or JSON file through the same use case as `backlog import`: the whole file is checked
+    first (any bad row and nothing is written), then written in batches with a progress bar."""
+    with st.expander("Import a file", icon=":material/upload_file:"):
+        st.caption(
+            "CSV or JSON in the columns `backlog export` writes (only `description` is required). Every row is "
+            "checked first: one bad row and nothing is written. Reports already in the backlog are skipped."
+        )
+        upload = st.file_uploader(
+            "Backlog file",
+            type=["csv", "json"],
+            key="import_upload",
+            max_upload_size=MAX_IMPORT_BYTES // 2**20,
+        )
+        if not st.button("Import", key="import_file", disabled=upload is None, icon=":material/upload:"):
+            return
+        assert upload is not None
+        bar = st.progress(0.0, text="Checking every row…")
+
+        def progress(done: int, total: int) -> None:
+            bar.progress(done / total, text=f"Imported {done:,} of {total:,} reports")
+
+        try:
+            result = import_upload(
+                service,
+                backend().sessions,
+                upload.name,
+                upload.getvalue(),
+                actor=actor(),
+                batch_rows=backend().settings.import_batch_rows,
+                progress=progress,
+            )
+        except ImportFailed as error:
+            bar.empty()
+            shown = "\n".join(f"- {safe(line)}" for line in error.errors[:20])
+            more = f"\n\nand {len(error.errors) - 20:,} more" if len(error.errors) > 20 else ""
+            st.error(f"Nothing was imported: {len(error.errors):,} error(s).\n\n{shown}{more}")
+            return
+        except DomainError as error:
+            bar.empty()
+            st.error(f"Nothing was imported: {safe(error)}")
+            return
+        state["backlog_flash"] = import_summary(result).capitalize() + "."
+        state.pop("import_upload", None)
+        state["table_version"] = state.get("table_version", 0) + 1
+        st.rerun()
+
+
 st.title(":material/view_list: Backlog")
 models = backend().classifier_models()
 with st.sidebar:
@@ -99,6 +148,8 @@ with st.sidebar:
                 f"Model {restore_choice} is active again (was {active_model}).",
             )
             st.rerun()
+    if actor().can(Action.TRIAGE):
+        render_import()
 if flash := st.session_state.pop("backlog_flash", None):
     st.success(flash)
 # The 48-hour promise (BACKLOG_TRIAGE_HOURS): the moment is taken to the hour, so the filter (and the page

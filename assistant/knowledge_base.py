@@ -105,6 +105,7 @@ class KnowledgeBase:
         self._bm25_lock = threading.Lock()
         self._bm25: tuple[int, Any, list[str]] | None = None
         self._starter_checked = False
+        self._generation: tuple[Any, ...] | None = None  # the knowledge base as this process last saw it
 
     # Writing ------------------------------------------------------------------------------------
     def ensure_starter_knowledge(self) -> int:
@@ -276,6 +277,20 @@ class KnowledgeBase:
     def chunk_count(self) -> int:
         return int(self._store.knowledge.count())
 
+    def notice_changes(self) -> bool:
+        """Catch up with documents other processes added, replaced or removed (``backlog ingest`` while the
+        app runs, a repair): a cheap fingerprint query in SQL; when it changed, the word index is rebuilt
+        and the embedded vector store is read again from disk. Returns True when something changed."""
+        with self._sessions() as session:
+            generation = repository.knowledge_generation(session)
+        with self._bm25_lock:
+            if generation == self._generation:
+                return False
+            self._generation = generation
+            self._bm25 = None
+            self._store.refresh()
+        return True
+
     def _bm25_index(self) -> tuple[Any, list[str]]:
         import bm25s
 
@@ -301,6 +316,7 @@ class KnowledgeBase:
     def search(self, query: str, k: int = 5) -> list[SearchHit]:
         """Hybrid search: BM25 and vector ranks fused by reciprocal rank fusion."""
         self.ensure_starter_knowledge()
+        self.notice_changes()
         total = self.chunk_count()
         if total == 0 or not query.strip():
             return []

@@ -6,7 +6,7 @@ would fall back to Chroma's default, which downloads a model and fails offline.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from chromadb import Documents, EmbeddingFunction, Embeddings
@@ -105,7 +105,13 @@ class ProblemCollection:
 
 
 class VectorStore:
-    def __init__(self, client: Any) -> None:
+    def __init__(self, client: Any, *, reopen: Callable[[], Any] | None = None) -> None:
+        """``reopen`` makes a fresh client over the same store; given for the embedded store, whose
+        process keeps its vector index in memory and so misses what other processes write."""
+        self._reopen = reopen
+        self._open(client)
+
+    def _open(self, client: Any) -> None:
         self.client = client
         embedding = OfflineMiniLM()
         space = {"hnsw:space": "cosine"}
@@ -114,6 +120,25 @@ class VectorStore:
             client.get_or_create_collection(PROBLEMS, embedding_function=embedding, metadata=space)
         )
 
+    def refresh(self) -> bool:
+        """Read the embedded store again from disk, so chunks another process (``backlog ingest``, a
+        repair) wrote are found. A Chroma server is shared by every process: nothing to do. Returns True
+        when the store was reopened.
+
+        Chroma keeps one system per folder and process; it is dropped from Chroma's cache (not stopped:
+        a search in another thread may still be using it) so the new client loads the folder afresh.
+        """
+        if self._reopen is None:
+            return False
+        from chromadb.api.shared_system_client import SharedSystemClient
+
+        identifier = getattr(self.client, "_identifier", None)
+        if identifier is not None:
+            SharedSystemClient._identifier_to_system.pop(identifier, None)
+        self._open(self._reopen())
+        return True
+
     @classmethod
     def from_settings(cls, settings: Settings) -> VectorStore:
-        return cls(make_client(settings))
+        embedded = not settings.chroma_host
+        return cls(make_client(settings), reopen=(lambda: make_client(settings)) if embedded else None)

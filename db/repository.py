@@ -288,6 +288,20 @@ def count_documents(session: Session) -> int:
     return int(session.scalar(select(func.count(Document.id))) or 0)
 
 
+def knowledge_generation(session: Session) -> tuple[Any, ...]:
+    """A cheap fingerprint of the knowledge base: it changes whenever any process adds, replaces or
+    removes a document (count, newest id, newest ingest time, chunks)."""
+    row = session.execute(
+        select(
+            func.count(Document.id),
+            func.max(Document.id),
+            func.max(Document.ingested_at),
+            func.coalesce(func.sum(Document.chunk_count), 0),
+        )
+    ).one()
+    return tuple(row)
+
+
 def merged_into(session: Session, improvement_id: int) -> list[Improvement]:
     """The items merged into this one (each can be split back out)."""
     stmt = select(Improvement).where(Improvement.merged_into_id == improvement_id).order_by(Improvement.id)

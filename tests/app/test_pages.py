@@ -222,3 +222,24 @@ def test_backlog_sidebar_retrains_from_the_teams_decisions_and_restores(
     at.selectbox(key="restore_version").set_value("shipped").run()
     at.button(key="restore_classifier").click().run()
     assert any("Model shipped is active again (was v1)" in s.value for s in at.sidebar.success)
+
+
+def test_the_backlog_page_imports_a_file_through_the_same_use_case() -> None:
+    """Upload, progress, the same summary as the CLI; the same file again adds nothing; a bad row writes nothing."""
+    good = b"description,kind,quarter\nParcels arrive late,kaizen,2026-Q4\nRefunds pass four teams,kaikaku,2026-Q4\n"
+    at = app("app_pages/backlog.py")
+    at.file_uploader(key="import_upload").set_value(("backlog.csv", good, "text/csv")).run()
+    at.button(key="import_file").click().run()
+    assert not at.exception, at.exception
+    assert any("Imported 2 item(s), 2 problem(s)" in s.value for s in at.success), [s.value for s in at.success]
+    at.file_uploader(key="import_upload").set_value(("backlog.csv", good, "text/csv")).run()
+    at.button(key="import_file").click().run()
+    assert any("skipped 2 already imported" in s.value for s in at.success), [s.value for s in at.success]
+    bad = good + b"A third with a bad kind,kaizan,2026-Q4\n"
+    at.file_uploader(key="import_upload").set_value(("bad.csv", bad, "text/csv")).run()
+    at.button(key="import_file").click().run()
+    assert not at.exception, at.exception
+    assert any("Nothing was imported" in e.value and "row 3, field kind" in e.value for e in at.error)
+    from improvement.wiring import make_backend
+
+    assert make_backend().backlog().list_items().total == 2

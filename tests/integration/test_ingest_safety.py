@@ -175,3 +175,26 @@ def test_repair_keeps_a_document_it_cannot_rebuild(knowledge, tmp_path: Path) ->
     repaired = json.loads(_cli("doctor", "--repair", "--json").stdout)
     assert repaired["repaired"]["documents_not_rebuilt"] == ["lonely.md"]
     assert [d.source for d in make_backend().knowledge.documents()] == ["lonely.md"]  # never deleted
+
+
+def test_a_running_app_sees_what_the_cli_ingests_without_a_restart(knowledge, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """The app's knowledge base (one process, its vector index in memory) and `backlog ingest` in another
+    process: the next search finds the new document by meaning, a replaced one by its new text, and a
+    document removed elsewhere is gone."""
+    first = tmp_path / "first.md"
+    first.write_text(article("Proactive calls", "Call the customer before they call you."))
+    knowledge.ingest_paths([first])
+    assert knowledge.search("call customers before they call", k=1)[0].source == "first.md"  # index loaded
+
+    zebra = tmp_path / "zebra.md"
+    zebra.write_text("# Crossings\n\nThe lollipop warden at the zebra crossing helps children cross every morning.\n")
+    assert _cli("ingest", str(zebra)).returncode == 0  # another process
+    hits = knowledge.search("a school crossing guard", k=2)  # no word in common: only the vectors find it
+    assert hits and hits[0].source == "zebra.md" and hits[0].similarity > 0.3, hits
+    assert {d.source for d in knowledge.documents()} == {"first.md", "zebra.md"}
+
+    zebra.write_text("# Crossings\n\nThe platypus keeper feeds the wombat at the petting zoo every afternoon.\n")
+    assert json.loads(_cli("ingest", str(zebra), "--json").stdout)["replaced"] == ["zebra.md"]
+    hits = knowledge.search("platypus wombat petting zoo", k=1)
+    assert hits[0].source == "zebra.md" and "platypus" in hits[0].text and hits[0].similarity > 0.3
+    assert all("lollipop" not in h.text for h in knowledge.search("lollipop warden zebra crossing", k=5))

@@ -24,7 +24,9 @@ def _cli(*args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_a_killed_import_leaves_all_or_nothing(tmp_path: Path) -> None:
+def test_a_killed_import_is_completed_by_running_it_again(tmp_path: Path) -> None:
+    """Killed (SIGKILL) in the middle of writing 30,000 rows: whole batches or nothing of each, and the
+    same import run again completes it without a duplicate."""
     path = tmp_path / "big.csv"
     with path.open("w", newline="") as handle:
         writer = csv.writer(handle)
@@ -32,18 +34,35 @@ def test_a_killed_import_leaves_all_or_nothing(tmp_path: Path) -> None:
         for i in range(30_000):
             writer.writerow([f"Problem number {i} about a late refund", "kaizen", "2026-Q4", i])
     assert _cli("db", "upgrade").returncode == 0
+    env = {**os.environ, "BACKLOG_IMPORT_BATCH_ROWS": "1000"}
     process = subprocess.Popen(
         [sys.executable, "-m", "improvement", "import", str(path)],
-        env=dict(os.environ),
+        env=env,
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
     )
-    time.sleep(4)
+    assert process.stderr is not None
+    assert process.stderr.readline().startswith("import: 1,000 of 30,000")  # at least one batch is written
     process.send_signal(signal.SIGKILL)
     process.wait()
-    count = len(json.loads(_cli("list", "--json", "--limit", "1000").stdout))
     total = json.loads(_cli("review", "--quarter", "2026-Q4", "--json").stdout)["total_items"]
-    assert total in (0, 30_000) and count in (0, 1000)
+    assert total % 1000 == 0 and 1000 <= total < 30_000  # whole batches only
+    again = subprocess.run(
+        [sys.executable, "-m", "improvement", "import", str(path), "--json"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert again.returncode == 0, again.stderr
+    result = json.loads(again.stdout)
+    assert result["already_present"] == total and result["problems"] == 30_000 - total
+    assert json.loads(_cli("review", "--quarter", "2026-Q4", "--json").stdout)["total_items"] == 30_000
+    backend = make_backend()
+    with backend.sessions() as session:
+        distinct = session.execute(text("SELECT COUNT(DISTINCT description), COUNT(*) FROM problems")).one()
+    assert tuple(distinct) == (30_000, 30_000)
 
 
 def test_doctor_finds_and_repairs_drift_between_sql_and_chroma() -> None:
