@@ -393,7 +393,7 @@ def _write_batch(
             plan = _without(original, here)
             if plan is None:
                 continue
-            session.add(_new_item(plan, by_ref.get(plan.ref), label, now, session))
+            _add_item(session, plan, by_ref.get(plan.ref), label, now)
             items += 1
             problems += len(plan.problems)
         return items, problems
@@ -415,9 +415,8 @@ def _without(plan: _Planned, present: set[str]) -> _Planned | None:
     return plan if len(fresh) == len(plan.problems) else _Planned(plan.ref, fresh, plan.item)
 
 
-def _new_item(
-    plan: _Planned, result: Classification | None, label: str, now: datetime, session: Session
-) -> Improvement:
+def _add_item(session: Session, plan: _Planned, result: Classification | None, label: str, now: datetime) -> None:
+    """One imported item with its reports and its history entry, in the caller's transaction."""
     first = plan.problems[0][1]
     extra = plan.item
     created = extra.get("item_created_at") or plan.problems[0][2] or now
@@ -462,7 +461,6 @@ def _new_item(
     session.add(item)
     session.flush()
     record_changes(session, item, [("imported", None, f"{len(plan.problems)} report(s)")], actor=label, now=now)
-    return item
 
 
 def _legacy_key(description: str, created_at: datetime | None) -> tuple[str, str] | None:
