@@ -911,7 +911,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--kind", help="kaizen (quick win), kaikaku (WSJF) or kakushin (RICE)")
     p.add_argument("weights", nargs="*", metavar="NAME=WEIGHT", help="e.g. reach=2 confidence=1")
 
-    p = add("import", cmd_import, "import problems from a CSV or JSON file (all or nothing)")
+    p = add("import", cmd_import, "import problems from a CSV or JSON file (checked first; batches; no duplicates)")
     p.add_argument("file")
 
     p = add("export", cmd_export, "export the backlog as CSV or JSON")
