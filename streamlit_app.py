@@ -5,7 +5,7 @@ import uuid
 
 import streamlit as st
 
-from app_pages.common import backend, sign_in_gate, start_delivery
+from app_pages.common import backend, sign_in_gate, start_delivery, warm_in_background
 from app_pages.display import safe
 from improvement.access import Action
 from improvement.wiring import outage_message
@@ -26,6 +26,7 @@ pages = [
 ]
 
 try:
+    warm_in_background()  # the first person to log or ask does not wait for the models to load
     person = sign_in_gate()  # with BACKLOG_AUTH=oidc, a visitor who has not signed in sees only the sign-in page
     if person.can(Action.ADMINISTER) and backend().settings.auth == "oidc":
         pages.append(st.Page("app_pages/people.py", title="People", icon=":material/group:", url_path="people"))

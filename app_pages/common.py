@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 
 import streamlit as st
@@ -42,6 +43,36 @@ def warm_models() -> bool:
     shared.problem_index()  # Chroma
     _ = shared.playbook  # the playbook's vectors and its fitted ranking
     return True
+
+
+log = logging.getLogger(__name__)
+
+
+@st.cache_resource(show_spinner=False)
+def warm_in_background() -> threading.Thread | None:
+    """Load the classifier, the similar-problem index, the playbook's ranking and the knowledge base in a
+    background thread as soon as the server serves its first page, so the first person to log a problem or
+    ask the assistant does not wait for them (on a first start the playbook's ranking is fitted: about a
+    minute on 2 cores). A page that needs one of them meanwhile waits for the same load, never a second one.
+    """
+
+    if not backend().settings.warm_up:
+        return None
+
+    def warm() -> None:
+        try:
+            shared = backend()
+            shared.classifier()
+            shared.problem_index()
+            _ = shared.playbook
+            shared.knowledge.ensure_starter_knowledge()
+            shared.knowledge.search("customer", k=1)  # builds the word index over the passages
+        except Exception:  # a page that needs the part that failed reports it; the log has the details
+            log.exception("warming up the models in the background failed")
+
+    thread = threading.Thread(target=warm, name="backlog-warm-up", daemon=True)
+    thread.start()
+    return thread
 
 
 @st.cache_resource(show_spinner=False)

@@ -1,12 +1,22 @@
 """The learned part of the playbook's ranking: which evidence about a problem points at which card.
 
 Training data: ``assistant/data/suggestion_training*.jsonl``, problems written and labelled for this
-project with every fix pattern and idea a CX lead would accept for each. Each (problem, card) pair
-becomes a row of features (similarity to the card's examples and its "applies when" text, rubric cues
-in common, kind, and the votes of the most similar *other* labelled problems) and the label "accepted";
-a logistic regression weighs the evidence. The relevance cut-off below which nothing is shown is
-chosen on out-of-fold scores of the training problems, never on the problems we report
-(``benchmarks/data/suggestion_eval.jsonl``).
+project with every fix pattern and idea a CX lead would accept for each. Two models read it:
+
+- a **pairwise** one: each (problem, card) pair becomes a row of features (similarity to the card's
+  examples and its "applies when" text, rubric cues in common, kind, and the votes of the most similar
+  *other* labelled problems) and the label "accepted"; a logistic regression weighs the evidence. It
+  generalises to cards with few labelled problems.
+- a **per-card** one (:class:`CardModel`): a kernel ridge regression from the problem's words (with
+  the root cause), its embedding and its rubric cues to every card at once, trained on the labelled
+  problems and on each card's own example problems. It learns what a card's problems share that no
+  hand-made feature names ("measured on handle time" -> change the incentive).
+
+Their scores are standardised per problem and mixed (:data:`CARD_MODEL_SHARE`, chosen on
+cross-validation of the training problems), then turned into a probability that a CX lead accepts the
+card (a logistic calibration on out-of-fold scores). The relevance cut-off below which nothing is shown
+is chosen on the same out-of-fold scores, never on the problems we report
+(``benchmarks/data/suggestion_heldout.jsonl``).
 """
 
 from __future__ import annotations
@@ -31,9 +41,20 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 DATA = Path(__file__).parent / "data"
-RANKER_VERSION = "3"
+RANKER_VERSION = "4"
 NEIGHBOURS = 8
 FOLDS = 5
+# Share of the per-card model in the mixed score; the rest is the pairwise model's. 0.6 gave the best
+# first-fix and top-three-idea hit rates in 5-fold cross-validation of the training problems (0.5-0.75
+# were within a point of each other; either model alone was 1-5 points worse).
+CARD_MODEL_SHARE = 0.6
+# Kernel ridge settings, from the same cross-validation: ridge strength, weight of the word features
+# against the embedding, weight of the rubric cues, and how much a card's own example counts against a
+# labelled problem.
+RIDGE_ALPHA = 1.0
+WORD_WEIGHT = 2.0
+CUE_WEIGHT = 0.5
+EXAMPLE_WEIGHT = 2.0
 
 
 @dataclass(frozen=True)
@@ -112,6 +133,120 @@ def gate_features(
 
 def _top2_mean(sims: np.ndarray) -> np.ndarray:
     return np.asarray(np.sort(sims, axis=1)[:, -2:].mean(1))
+
+
+def _cue_names() -> list[str]:
+    from improvement.rubric import CUES
+
+    return sorted({label for cues in CUES.values() for label, _ in cues})
+
+
+class CardModel:
+    """Kernel ridge regression from a problem to every card's "accepted" label at once.
+
+    The design matrix joins the problem's embedding, its TF-IDF words and word pairs (title,
+    description and root cause) and its rubric cues; a linear kernel over the training rows (labelled
+    problems plus the cards' own example problems) is solved once for all cards.
+    """
+
+    def __init__(
+        self,
+        texts: Sequence[str],
+        vectors: np.ndarray,
+        cues: Sequence[Sequence[str]],
+        labels: np.ndarray,
+        weights: np.ndarray,
+    ) -> None:
+        from sklearn.feature_extraction.text import TfidfVectorizer
+
+        self.cue_index = {name: n for n, name in enumerate(_cue_names())}
+        self.words = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, stop_words="english").fit(texts)
+        self.rows = self.design(texts, vectors, cues)
+        kernel = (self.rows @ self.rows.T).toarray()
+        self.mean = (labels * weights[:, None]).sum(0) / weights.sum()
+        self.coef = np.linalg.solve(
+            kernel * weights[:, None] + RIDGE_ALPHA * np.eye(len(weights)), (labels - self.mean) * weights[:, None]
+        )
+
+    def design(self, texts: Sequence[str], vectors: np.ndarray, cues: Sequence[Sequence[str]]) -> Any:
+        from scipy import sparse
+
+        cue_rows = np.zeros((len(texts), len(self.cue_index)))
+        for n, found in enumerate(cues):
+            for cue in found:
+                if cue in self.cue_index:
+                    cue_rows[n, self.cue_index[cue]] = CUE_WEIGHT
+        return sparse.hstack(
+            [sparse.csr_matrix(vectors), WORD_WEIGHT * self.words.transform(texts), sparse.csr_matrix(cue_rows)]
+        ).tocsr()
+
+    def scores(self, texts: Sequence[str], vectors: np.ndarray, cues: Sequence[Sequence[str]]) -> np.ndarray:
+        """(problems, cards) scores; higher is a better fit, not a probability."""
+        return np.asarray((self.design(texts, vectors, cues) @ self.rows.T).toarray() @ self.coef + self.mean)
+
+    @classmethod
+    def fit(
+        cls,
+        problems: Sequence[ProblemFacts],
+        vectors: np.ndarray,
+        labels: np.ndarray,
+        example_texts: Sequence[str],
+        example_vectors: np.ndarray,
+        example_labels: np.ndarray,
+    ) -> CardModel:
+        from improvement.rubric import find_cues
+
+        texts = [_words_of(f) for f in problems] + list(example_texts)
+        cues = [f.cues for f in problems] + [tuple(h.cue for h in find_cues(t)) for t in example_texts]
+        weights = np.r_[np.ones(len(problems)), EXAMPLE_WEIGHT * np.ones(len(example_texts))]
+        return cls(
+            texts,
+            np.vstack([vectors.reshape(-1, example_vectors.shape[-1]), example_vectors]),
+            cues,
+            np.vstack([labels, example_labels]),
+            weights,
+        )
+
+    def score_one(self, facts: ProblemFacts, vector: np.ndarray) -> np.ndarray:
+        return self.scores([_words_of(facts)], vector[None, :], [facts.cues])[0]
+
+
+def _words_of(facts: ProblemFacts) -> str:
+    return f"{facts.text} {facts.root_cause}".strip()
+
+
+def _card_examples(playbook: Playbook, which: str) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """Each card's own example problems as extra training rows: texts, vectors, one-hot labels."""
+    if which == "fixes":
+        texts = [e for f in playbook.fixes for e in f.examples]
+        vectors = playbook.vectors.fix_examples
+        per_card = len(playbook.fixes[0].examples)
+    else:
+        texts = [e for i in playbook.ideas for e in i.fits]
+        vectors = playbook.vectors.idea_fits
+        per_card = len(playbook.ideas[0].fits)
+    cards = vectors.shape[0]
+    labels = np.kron(np.eye(cards), np.ones((per_card, 1)))
+    return texts, vectors.reshape(-1, vectors.shape[-1]), labels
+
+
+def fit_card_models(
+    playbook: Playbook, problems: Sequence[ProblemFacts], vectors: np.ndarray, fixes: np.ndarray, ideas: np.ndarray
+) -> tuple[CardModel, CardModel]:
+    fix_model = CardModel.fit(problems, vectors, fixes, *_card_examples(playbook, "fixes"))
+    idea_model = CardModel.fit(problems, vectors, ideas, *_card_examples(playbook, "ideas"))
+    return fix_model, idea_model
+
+
+def mix(card_scores: np.ndarray, pair_probabilities: np.ndarray) -> np.ndarray:
+    """The two models' scores, standardised across the cards of each problem, mixed."""
+    logits = np.log(np.clip(pair_probabilities, 1e-6, 1 - 1e-6) / np.clip(1 - pair_probabilities, 1e-6, 1))
+    return np.asarray(CARD_MODEL_SHARE * _standardise(card_scores) + (1 - CARD_MODEL_SHARE) * _standardise(logits))
+
+
+def _standardise(scores: np.ndarray) -> np.ndarray:
+    scores = np.atleast_2d(scores)
+    return np.asarray((scores - scores.mean(1, keepdims=True)) / (scores.std(1, keepdims=True) + 1e-9))
 
 
 class Features:
@@ -223,11 +358,18 @@ class Ranker:
     train_ideas: np.ndarray  # (problems, ideas) 0/1
     gate_coef: np.ndarray  # "is this a concrete customer problem at all?" (see gate_features)
     gate_intercept: float
-    corpus: Sequence[str] = ()  # the training problems' texts, part of the TF-IDF vocabulary
+    fix_calibration: np.ndarray  # (slope, intercept): mixed score -> probability a CX lead accepts
+    idea_calibration: np.ndarray
+    training: Sequence[ProblemFacts] = ()  # the labelled problems, in the order of train_vectors
 
     def __post_init__(self) -> None:
-        self.features = Features(self.playbook, self.corpus)
+        self.features = Features(self.playbook, [f.text for f in self.training])
         self._train_centred = self.features.center(self.train_vectors)
+        # The per-card models are refitted at load (about a second), not cached: they are a solve over
+        # the training rows, and caching them would store the whole design matrix.
+        self.fix_model, self.idea_model = fit_card_models(
+            self.playbook, self.training, self.train_vectors, self.train_fixes, self.train_ideas
+        )
 
     def fits_anything(self, facts: ProblemFacts, v: np.ndarray) -> bool:
         """False for texts that are not a concrete customer problem ("test", the office printer, "be better")."""
@@ -235,27 +377,45 @@ class Ranker:
         x = np.array(gate_features(facts, v, self.train_vectors, self.train_fixes, examples))
         return bool(x @ self.gate_coef + self.gate_intercept >= 0)
 
+    def pair_fix_scores(self, facts: ProblemFacts, v: np.ndarray) -> np.ndarray:
+        centred = self.features.center(v)
+        knn = _knn_votes(centred, self._train_centred, self.train_fixes, None)
+        return _sigmoid(self.features.fixes(facts, centred, knn) @ self.fix_coef + self.fix_intercept)
+
+    def pair_idea_scores(self, facts: ProblemFacts, v: np.ndarray) -> np.ndarray:
+        centred = self.features.center(v)
+        knn = _knn_votes(centred, self._train_centred, self.train_ideas, None)
+        return _sigmoid(self.features.ideas(facts, centred, knn) @ self.idea_coef + self.idea_intercept)
+
     def fix_scores(self, facts: ProblemFacts, v: np.ndarray) -> np.ndarray:
-        v = self.features.center(v)
-        knn = _knn_votes(v, self._train_centred, self.train_fixes, None)
-        return _sigmoid(self.features.fixes(facts, v, knn) @ self.fix_coef + self.fix_intercept)
+        """Each fix pattern's estimated probability that a CX lead accepts it for this problem."""
+        mixed = mix(self.fix_model.score_one(facts, v), self.pair_fix_scores(facts, v))[0]
+        return _calibrated(mixed, self.fix_calibration)
 
     def idea_scores(self, facts: ProblemFacts, v: np.ndarray) -> np.ndarray:
-        v = self.features.center(v)
-        knn = _knn_votes(v, self._train_centred, self.train_ideas, None)
-        return _sigmoid(self.features.ideas(facts, v, knn) @ self.idea_coef + self.idea_intercept)
+        mixed = mix(self.idea_model.score_one(facts, v), self.pair_idea_scores(facts, v))[0]
+        return _calibrated(mixed, self.idea_calibration)
 
     # Fitting -----------------------------------------------------------------------------------------
     @classmethod
     def fit(cls, playbook: Playbook, training: Sequence[LabelledProblem]) -> Ranker:
         vectors = _embed(training)
         fixes, ideas = _label_matrices(playbook, training)
-        corpus = tuple(p.facts.text for p in training)
-        features = Features(playbook, corpus)
+        facts = tuple(p.facts for p in training)
+        features = Features(playbook, [f.text for f in facts])
         fix_rows, idea_rows = _rows(features, training, vectors, fixes, ideas, range(len(training)))
         fix_model = _logistic(np.vstack(fix_rows), fixes.ravel())
         idea_model = _logistic(np.vstack(idea_rows), ideas.ravel())
-        fix_cutoff, idea_cutoff = _choose_cutoffs(playbook, training, vectors, fixes, ideas)
+        fix_mixed, idea_mixed = out_of_fold_scores(playbook, training, vectors)
+        fix_calibration = _calibration(fix_mixed, fixes)
+        idea_calibration = _calibration(idea_mixed, ideas)
+        fix_cutoff, idea_cutoff = _choose_cutoffs(
+            playbook,
+            _calibrated(fix_mixed, fix_calibration),
+            _calibrated(idea_mixed, idea_calibration),
+            fixes,
+            ideas,
+        )
         examples = playbook.vectors.fix_examples.reshape(-1, playbook.vectors.fix_examples.shape[-1])
         gate_x = [gate_features(p.facts, vectors[n], vectors, fixes, examples, n) for n, p in enumerate(training)]
         gate = _logistic(np.array(gate_x), fixes.any(1).astype(int))
@@ -272,23 +432,27 @@ class Ranker:
             ideas,
             gate.coef_[0],
             float(gate.intercept_[0]),
-            corpus,
+            fix_calibration,
+            idea_calibration,
+            facts,
         )
 
     @classmethod
     def load_or_fit(cls, playbook: Playbook, training: Sequence[LabelledProblem], cache_dir: Path | None) -> Ranker:
         key = hashlib.sha256(
-            json.dumps([(p.id, p.facts.text, p.accepted_fixes, p.accepted_ideas) for p in training]).encode()
+            json.dumps(
+                [(p.id, p.facts.text, p.facts.root_cause, p.accepted_fixes, p.accepted_ideas) for p in training]
+            ).encode()
             + json.dumps([f.id for f in playbook.fixes] + [i.id for i in playbook.ideas]).encode()
             + playbook.vectors.fix_applies.tobytes()[:4096]
             + RANKER_VERSION.encode()
         ).hexdigest()[:16]
         path = cache_dir / f"ranker-{key}.npz" if cache_dir else None
-        corpus = tuple(p.facts.text for p in training)
+        facts = tuple(p.facts for p in training)
         if path is not None and path.exists():
             try:
                 saved = load_arrays(path)
-                return cls(playbook, **{name: _scalar(saved[name]) for name in _SAVED}, corpus=corpus)
+                return cls(playbook, **{name: _scalar(saved[name]) for name in _SAVED}, training=facts)
             except (OSError, ValueError, KeyError) as error:
                 log.warning("refitting the suggestion ranker (%s): %s", path, error)
         ranker = cls.fit(playbook, training)
@@ -310,6 +474,8 @@ _SAVED = (
     "train_ideas",
     "gate_coef",
     "gate_intercept",
+    "fix_calibration",
+    "idea_calibration",
 )
 
 
@@ -373,7 +539,7 @@ def out_of_fold_scores(
     problems: Sequence[LabelledProblem],
     vectors: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Every training problem's card scores from a ranking fitted without it (5 folds)."""
+    """Every training problem's mixed card scores from models fitted without it (5 folds)."""
     from sklearn.model_selection import KFold
 
     vectors = _embed(problems) if vectors is None else vectors
@@ -385,27 +551,42 @@ def out_of_fold_scores(
         fix_rows, idea_rows = _rows(features, problems, vectors, fixes, ideas, train, neighbours=train)
         fix_model = _logistic(np.vstack(fix_rows), fixes[train].ravel())
         idea_model = _logistic(np.vstack(idea_rows), ideas[train].ravel())
+        fix_cards, idea_cards = fit_card_models(
+            playbook, [problems[n].facts for n in train], vectors[train], fixes[train], ideas[train]
+        )
         test_fix_rows, test_idea_rows = _rows(features, problems, vectors, fixes, ideas, test, neighbours=train)
         for n, f_rows, i_rows in zip(test, test_fix_rows, test_idea_rows, strict=True):
-            fix_scores[n] = fix_model.predict_proba(f_rows)[:, 1]
-            idea_scores[n] = idea_model.predict_proba(i_rows)[:, 1]
+            facts = problems[n].facts
+            fix_scores[n] = mix(fix_cards.score_one(facts, vectors[n]), fix_model.predict_proba(f_rows)[:, 1])[0]
+            idea_scores[n] = mix(idea_cards.score_one(facts, vectors[n]), idea_model.predict_proba(i_rows)[:, 1])[0]
     return fix_scores, idea_scores
+
+
+def _calibration(mixed: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """Slope and intercept turning a mixed score into the probability that the card is accepted."""
+    from sklearn.linear_model import LogisticRegression
+
+    model = LogisticRegression(C=1.0, max_iter=1000).fit(mixed.reshape(-1, 1), labels.ravel())
+    return np.array([float(model.coef_[0, 0]), float(model.intercept_[0])])
+
+
+def _calibrated(mixed: np.ndarray, calibration: np.ndarray) -> np.ndarray:
+    return _sigmoid(mixed * calibration[0] + calibration[1])
 
 
 def _choose_cutoffs(
     playbook: Playbook,
-    problems: Sequence[LabelledProblem],
-    vectors: np.ndarray,
+    fix_scores: np.ndarray,
+    idea_scores: np.ndarray,
     fixes: np.ndarray,
     ideas: np.ndarray,
 ) -> tuple[float, float]:
     """Cut-offs that get the most problems right on held-out folds: a fitting first card shown, or
     nothing shown where nothing fits."""
-    fix_scores, idea_scores = out_of_fold_scores(playbook, problems, vectors)
     generic = np.array([f.generic for f in playbook.fixes])
     fix_scores = np.where(generic, -1.0, fix_scores)
     fix_rows, idea_rows = [], []
-    for n in range(len(problems)):
+    for n in range(len(fixes)):
         best = int(np.argmax(fix_scores[n]))
         fix_rows.append((float(fix_scores[n, best]), bool(fixes[n, best]), bool(fixes[n].any())))
         order = np.argsort(-idea_scores[n])[:3]

@@ -2,13 +2,15 @@
 
     python -m benchmarks.suggestions
 
-The evaluation set (``benchmarks/data/suggestion_eval.jsonl``) was written and labelled apart from the
-training problems (``assistant/data/suggestion_training*.jsonl``): for each problem, every fix pattern
-and every cross-industry idea a CX lead would accept. The kind each problem gets is the offline
-classifier's, as when an agent logs it. "Before" is the first release's ranking (one short line per
-card, kind filter only) over its own playbook (``benchmarks/data/playbook_v1.json``), whose card ids the
-new playbook kept, so the same labels judge both. Writes benchmarks/results-suggestions.json and the
-"Suggestions" section of BENCHMARKS.md.
+The held-out set (``benchmarks/data/suggestion_heldout.jsonl``, 100 problems) was written and labelled
+by a writer who never saw the training problems (``assistant/data/suggestion_training*.jsonl``) nor any
+ranking: for each problem, every fix pattern and every cross-industry idea a CX lead would accept. The
+kind each problem gets is the offline classifier's, as when an agent logs it. Three rankings are judged
+by the same labels: the first release's (one short line per card, kind filter only, over its own
+playbook ``benchmarks/data/playbook_v1.json``, whose card ids the playbook kept), the previous release's
+(pairwise model only, 360 training problems; its rankings of these problems were recorded once by
+running that release, ``benchmarks/data/suggestion_previous_release.json``) and the current one. Writes
+benchmarks/results-suggestions.json and the "Suggestions" section of BENCHMARKS.md.
 """
 
 from __future__ import annotations
@@ -25,11 +27,12 @@ import numpy as np
 from benchmarks.report import replace_section
 
 ROOT = Path(__file__).resolve().parents[1]
-EVAL_PATHS = [ROOT / "benchmarks" / "data" / "suggestion_eval.jsonl"]
+EVAL_PATHS = [ROOT / "benchmarks" / "data" / "suggestion_heldout.jsonl"]
+PREVIOUS_RELEASE = ROOT / "benchmarks" / "data" / "suggestion_previous_release.json"
 V1_PATH = ROOT / "benchmarks" / "data" / "playbook_v1.json"
 # Blind second judgements of every card either system put in its top three that the labels did not list
 # (pooling, as in TREC): a judge saw the problem and one card at a time, shuffled, never which system.
-JUDGEMENTS = ROOT / "benchmarks" / "data" / "suggestion_eval_judgements.jsonl"
+JUDGEMENTS = ROOT / "benchmarks" / "data" / "suggestion_heldout_judgements.jsonl"
 
 
 def _pooled(problems: Sequence[Any]) -> list[Any]:
@@ -102,6 +105,21 @@ def _v1_rankings(problems: Sequence[Any], kinds: list[str]) -> tuple[list[list[s
     return fixes, ideas
 
 
+def _previous_release(problems: Sequence[Any]) -> tuple[list[list[str]], list[list[str]]]:
+    """The previous release's top three of each held-out problem, as recorded by running it."""
+    if not PREVIOUS_RELEASE.exists():
+        return [[] for _ in problems], [[] for _ in problems]
+    recorded = {r["problem"]: r for r in json.loads(PREVIOUS_RELEASE.read_text())["rankings"]}
+    return (
+        [recorded[p.id]["fixes"] if p.id in recorded else [] for p in problems],
+        [recorded[p.id]["ideas"] if p.id in recorded else [] for p in problems],
+    )
+
+
+def _idea_industry(playbook: Any, idea_id: str) -> str:
+    return next((i.industry for i in playbook.ideas if i.id == idea_id), "")
+
+
 def run() -> dict[str, Any]:
     os.environ.setdefault("BACKLOG_DATA_DIR", tempfile.mkdtemp())
     from dataclasses import replace
@@ -142,12 +160,20 @@ def run() -> dict[str, Any]:
         same.append(sum(1 for o in suggestions.idea_options if industries.sector(o.industry) == own))
         identical += sum(1 for o in suggestions.fix_options if o.fix.strip() == o.proactive.strip())
 
+    previous = _previous_release(problems)
+    prev_fixes, prev_ideas = previous
+    prev_same = [
+        sum(1 for idea_id in ideas_ if playbook.industries.sector(_idea_industry(playbook, idea_id)) == own)
+        for ideas_, own in zip(prev_ideas, (industries.sector(p.facts.industry) for p in problems), strict=True)
+    ]
     pooled = _pooled(problems)
     results = {
         "eval_problems": len(problems),
         "judged_pairs": len(JUDGEMENTS.read_text().splitlines()) if JUDGEMENTS.exists() else 0,
         "pooled_before": _score(pooled, v1_fixes, v1_ideas, v1_same),
+        "pooled_previous": _score(pooled, prev_fixes, prev_ideas, prev_same),
         "pooled_after": _score(pooled, fixes, ideas, same),
+        "previous": _score(problems, prev_fixes, prev_ideas, prev_same),
         "training_problems": len(training),
         "classifier_kind_accuracy": _rate([k == p.facts.kind for k, p in zip(kinds, problems, strict=True)]),
         "playbook": {"fix_patterns": len(playbook.fixes), "ideas": len(playbook.ideas)},
@@ -155,22 +181,25 @@ def run() -> dict[str, Any]:
         "after": _score(problems, fixes, ideas, same),
         "fix_equal_to_proactive_action": identical,
         "cutoffs": {"fix": round(playbook.ranker.fix_cutoff, 3), "idea": round(playbook.ranker.idea_cutoff, 3)},
-        "examples": [
+        "rankings": [
             {
-                "problem": p.facts.text[:160],
+                "problem": p.id,
                 "fixes": f,
                 "ideas": i,
-                "accepted_fixes": list(p.accepted_fixes),
-                "accepted_ideas": list(p.accepted_ideas),
+                "previous_fixes": pf,
+                "previous_ideas": pi,
+                "v1_fixes": vf,
+                "v1_ideas": vi,
             }
-            for p, f, i in list(zip(problems, fixes, ideas, strict=True))[:12]
+            for p, f, i, pf, pi, vf, vi in zip(
+                problems, fixes, ideas, prev_fixes, prev_ideas, v1_fixes, v1_ideas, strict=True
+            )
         ],
     }
     return results
 
 
 def markdown(r: dict[str, Any]) -> list[str]:
-    b, a = r["before"], r["after"]
     rows = [
         ("first proactive fix fits", "fix_top1"),
         ("a fitting fix among the first three", "fix_top3"),
@@ -179,35 +208,41 @@ def markdown(r: dict[str, Any]) -> list[str]:
         ("off-topic problems: nothing shown", "off_topic_shown_nothing"),
         ("ideas shown from the problem's own sector (count)", "ideas_from_the_problems_own_sector"),
     ]
+    a = r["after"]
     lines = [
         "## Suggestions: do the proactive fixes and cross-industry ideas fit the problem?",
         "",
         "`python -m benchmarks.suggestions`. "
-        f"{r['eval_problems']} held-out problems (`benchmarks/data/suggestion_eval.jsonl`, written and labelled "
-        f"apart from the {r['training_problems']} training problems the ranking learned from), each with every "
-        "card a CX lead would accept. Kinds come from the offline classifier as in the app "
-        f"({r['classifier_kind_accuracy']:.0%} right on these problems). Before: the first release's ranking over "
-        f"its 16 fixes and 64 ideas; after: the learned ranking over {r['playbook']['fix_patterns']} fix "
-        f"patterns and {r['playbook']['ideas']} ideas, with its relevance cut-off "
-        f"(fix {r['cutoffs']['fix']}, idea {r['cutoffs']['idea']}, chosen on training folds).",
+        f"{r['eval_problems']} held-out problems (`benchmarks/data/suggestion_heldout.jsonl`, "
+        f"{a['problems_with_a_fitting_fix']} with a fitting fix, {a['problems_with_a_fitting_idea']} with a fitting "
+        f"idea, {a['off_topic_problems']} off-topic), "
+        "written and labelled by a writer who never saw the training problems or any ranking, each with every card a "
+        "CX lead would accept. Nothing was tuned on them: the ranking learned from "
+        f"{r['training_problems']} training problems and chose its settings by cross-validation on those. Kinds come "
+        f"from the offline classifier as in the app ({r['classifier_kind_accuracy']:.0%} right on these problems). "
+        "First release: one short line per card, kind filter only (16 fixes, 64 ideas). Previous release: the pairwise "
+        "model alone, learned from 360 problems (its rankings recorded by running it, "
+        "`benchmarks/data/suggestion_previous_release.json`). Now: pairwise and per-card models mixed, "
+        f"{r['playbook']['fix_patterns']} fix patterns and {r['playbook']['ideas']} ideas, relevance cut-off "
+        f"(fix {r['cutoffs']['fix']}, idea {r['cutoffs']['idea']}, estimated chance of acceptance, chosen on "
+        "training folds).",
         "",
-        "Two judgements: the **labels** (the cards the set's writers listed for each problem) and **labels + blind "
-        f"judgement** ({r['judged_pairs']} more problem-card pairs: every card either system ranked in its top three "
-        "that the labels did not list, judged one at a time, shuffled, by a reviewer who did not know which system "
+        "Two judgements: the **labels** (the cards the writer listed) and **labels + blind judgement** "
+        f"({r['judged_pairs']} more problem-card pairs: every card any of the three rankings put in its top three that "
+        "the labels did not list, judged one at a time, shuffled, by a reviewer who did not know which ranking "
         "proposed it).",
         "",
-        "| on held-out problems | before (labels) | after (labels) | before (+ judgement) | after (+ judgement) |",
-        "|---|---|---|---|---|",
+        "| on held-out problems | first release | previous release | now | first release (+ judgement) "
+        "| previous (+ judgement) | now (+ judgement) |",
+        "|---|---|---|---|---|---|---|",
     ]
-    pb, pa = r.get("pooled_before", b), r.get("pooled_after", a)
+    columns = [r["before"], r["previous"], a, r["pooled_before"], r["pooled_previous"], r["pooled_after"]]
     for label, key in rows:
-        fmt = (lambda x: str(x)) if isinstance(a[key], int) else (lambda x: f"{x:.0%}")
-        lines.append(f"| {label} | {fmt(b[key])} | {fmt(a[key])} | {fmt(pb[key])} | {fmt(pa[key])} |")
+        cells = [str(c[key]) if isinstance(c[key], int) else f"{c[key]:.0%}" for c in columns]
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
     lines += [
         "",
-        f"Problems with a fitting fix: {a['problems_with_a_fitting_fix']}; with a fitting idea: "
-        f"{a['problems_with_a_fitting_idea']}; off-topic: {a['off_topic_problems']}. A proposed fix word for "
-        f"word the same as its proactive action: {r['fix_equal_to_proactive_action']} times.",
+        f"A proposed fix word for word the same as its proactive action: {r['fix_equal_to_proactive_action']} times.",
         "",
     ]
     return lines
@@ -217,7 +252,7 @@ def main() -> None:
     results = run()
     (ROOT / "benchmarks" / "results-suggestions.json").write_text(json.dumps(results, indent=2))
     replace_section(ROOT / "BENCHMARKS.md", "suggestions", markdown(results))
-    print(json.dumps({k: v for k, v in results.items() if k != "examples"}, indent=2))
+    print(json.dumps({k: v for k, v in results.items() if k != "rankings"}, indent=2))
 
 
 if __name__ == "__main__":

@@ -30,6 +30,11 @@ class Settings(BaseSettings):
     chroma_host: str | None = None
     chroma_port: int = 8000
     starter_knowledge: bool = True
+    warm_up: bool = Field(
+        default=True,
+        description="load the models, the playbook's ranking and the knowledge base in the background when the "
+        "app starts, instead of on the first page that needs them",
+    )
     llm: str = "local"
     llm_timeout_seconds: float = 60.0
     local_model: Path | None = Field(

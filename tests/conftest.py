@@ -50,6 +50,8 @@ def _isolated_data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, classifi
             monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("BACKLOG_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setenv("BACKLOG_LLM", "none")
+    # No background warm-up thread racing a test's own database (tests/app/test_warm_up.py turns it on).
+    monkeypatch.setenv("BACKLOG_WARM_UP", "false")
     monkeypatch.setenv("BACKLOG_CLASSIFIER_CACHE", str(classifier_cache))
     monkeypatch.chdir(tmp_path)  # no stray .env from the developer's folder
     get_settings.cache_clear()
