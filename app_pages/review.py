@@ -47,7 +47,12 @@ else:
         f"{review.previous_quarter}",
         delta_color="inverse",
     )
-cols[2].metric("Done", f"{len(review.done_in_quarter):,}", help="Items marked done in this quarter")
+cols[2].metric(
+    "Marked done in the quarter",
+    f"{len(review.done_in_quarter):,}",
+    help="Every item marked done during the quarter, whichever quarter it was planned for. The status chart "
+    "below counts the quarter's own items by their status today.",
+)
 cols[3].metric("Needs review", f"{review.needs_review_count:,}")
 
 if review.mixes_currencies:
@@ -243,6 +248,12 @@ m = st.columns(3)
 m[0].metric("At risk in the quarter's items", " + ".join(money(r.at_risk, r.currency) for r in totals) or "0")
 m[1].metric("Protected by items done", " + ".join(money(r.protected, r.currency) for r in totals) or "0")
 m[2].metric("Still at risk", " + ".join(money(r.still_at_risk, r.currency) for r in totals) or "0")
+st.caption(
+    f"At risk counts every item planned for {quarter}, done or not; protected counts what the items marked done "
+    "during the quarter saved (their outcome's amount, else their value at risk), whichever quarter they were "
+    "planned for; still at risk counts the quarter's items not yet done or dropped. So at risk minus protected "
+    "is not meant to equal still at risk."
+)
 if has_data:
     left, right = st.columns(2)
     money_columns = {
@@ -303,8 +314,13 @@ if review.total_items:
         st.subheader("Value at risk by kind")
         st.altair_chart(charts.value_by_kind_chart(review, width=380), width="content")
     with right:
-        st.subheader("Status")
+        st.subheader(f"Status of {quarter}'s items")
         st.altair_chart(charts.status_chart(review, width=380), width="content")
+        st.caption(
+            f"Done here ({review.counts_by_status.get('done', 0):,}): the quarter's own items that are done today. "
+            f"Marked done in the quarter, above ({len(review.done_in_quarter):,}): every item marked done during "
+            "the quarter, whichever quarter it was planned for."
+        )
 st.subheader("Trend over the last eight quarters")
 if any(t[f"count_{k}"] for t in review.trend for k in KINDS):
     st.altair_chart(charts.trend_chart(review, width=820), width="content")

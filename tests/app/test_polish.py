@@ -23,3 +23,26 @@ def test_the_backlog_table_shows_priority_and_confidence_at_1400_px() -> None:
     through_confidence = columns[: columns.index("confidence") + 1]
     assert "priority" in through_confidence and columns.index("title") < columns.index("priority")
     assert ROW_TICK_BOX + sum(config[c]["width"] for c in through_confidence) <= MAIN_AREA_AT_1400 - 200
+
+
+def test_the_review_says_why_the_money_and_the_done_counts_do_not_add_up() -> None:
+    from improvement.cli import main
+
+    assert main(["seed-demo", "--count", "200", "--no-index"]) == 0
+    at = app("app_pages/review.py")
+    assert not at.exception
+    captions = " ".join(c.value for c in at.caption)
+    # At risk - protected != still at risk by design: said in one sentence under the three figures.
+    assert "So at risk minus protected is not meant to equal still at risk." in captions
+    # "Done" at the top and "Done" in the status chart count different things: both are labelled.
+    assert "Marked done in the quarter" in [m.label for m in at.metric]
+    assert any(s.value.startswith("Status of ") and s.value.endswith("'s items") for s in at.subheader)
+    assert "the quarter's own items that are done today" in captions
+    # The balance chart's legend ("2026-Q4 to date (25 Nov 2026)", "2026-Q3 (full)") is never cut short.
+    specs = [json.loads(c.proto.spec) for c in at.get("vega_lite_chart")]
+    balance = [
+        s for s in specs if any("period" in json.dumps(layer.get("encoding", {})) for layer in s.get("layer", []))
+    ]
+    assert balance, "no balance chart"
+    assert balance[0]["config"]["legend"]["labelLimit"] == 0
+    assert balance[0]["layer"][0]["encoding"]["opacity"]["legend"]["columns"] == 1
