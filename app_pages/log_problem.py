@@ -226,7 +226,20 @@ def render_similar(result: LoggedProblem) -> None:
                 st.error(safe(error), icon=":material/error:")
         return
     groups = group_similar(result)
-    if not groups:
+    coverage = result.index_coverage
+    if not groups and coverage is not None and coverage.missing:
+        # Nothing found means little when the index lacks problems (seed-demo --no-index, a restore, an import).
+        gap = (
+            "the similar-problems index is empty"
+            if coverage.indexed <= 1  # the problem just logged is the only one in it
+            else f"the similar-problems index holds only {coverage.indexed:,} of {coverage.logged:,} logged problems"
+        )
+        st.warning(
+            f"None found, but that does not mean this is new: {gap}, so similar problems "
+            "already logged cannot all be found. Run `backlog doctor --repair` to build it.",
+            icon=":material/manage_search:",
+        )
+    elif not groups:
         st.caption("None found: this looks new.")
     for improvement_id, hits in groups[:MAX_SIMILAR_ITEMS]:
         best = hits[0]
@@ -293,6 +306,8 @@ if result is not None:
             )
         st.markdown(f"**Why:** {safe(result.rationale)}")
         st.caption(f"Saved as backlog item #{result.improvement_id} (problem #{result.problem_id}).")
+        for warning in result.warnings:
+            st.warning(safe(warning), icon=":material/warning:")
         with st.form("override_kind"):
             kinds = [k.value for k in Kind]
             chosen = st.selectbox(

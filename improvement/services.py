@@ -29,6 +29,7 @@ from improvement.models import (
     ChangeView,
     FixOption,
     IdeaOption,
+    IndexCoverage,
     ItemDetail,
     ItemFilter,
     ItemView,
@@ -70,6 +71,8 @@ class ProblemIndex(Protocol):
     def delete(self, problem_ids: Sequence[int]) -> None: ...
 
     def query(self, text: str, k: int, vector: Any = None) -> list[tuple[int, int, str, float]]: ...
+
+    def count(self) -> int: ...
 
 
 Suggester = Callable[[ProblemFacts], Suggestions]
@@ -272,6 +275,7 @@ class BacklogService:
         warnings = self._index_problems(
             [(problem_id, item_id, new.title, new.text)], None if vector is None else [vector]
         )
+        similar = [s for s in similar if s.problem_id != problem_id]
         return LoggedProblem(
             problem_id=problem_id,
             improvement_id=item_id,
@@ -279,10 +283,24 @@ class BacklogService:
             confidence=classification.confidence,
             needs_review=classification.needs_review and not new.kind,
             rationale=classification.rationale,
-            similar=[s for s in similar if s.problem_id != problem_id],
+            similar=similar,
             suggestions=suggestions,
             warnings=warnings,
+            index_coverage=None if similar else self.index_coverage(),
         )
+
+    def index_coverage(self) -> IndexCoverage | None:
+        """How many logged problems the similar-problem index holds; ``None`` without an index or when it cannot
+        be read (the page then says nothing about it)."""
+        if self._index is None:
+            return None
+        try:
+            indexed = self._index.count()
+        except Exception as error:
+            log.warning("similar-problem index unavailable: %s", error)
+            return None
+        with self._sessions() as session:
+            return IndexCoverage(indexed=indexed, logged=repository.count_problems(session))
 
     def _insert(
         self,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from tests.app.test_working_day import app
+from tests.app.test_working_day import app, log_in_form
 
 # The main area next to an open sidebar in a 1,400 px wide window (measured in chromium).
 MAIN_AREA_AT_1400 = 900
@@ -46,3 +46,25 @@ def test_the_review_says_why_the_money_and_the_done_counts_do_not_add_up() -> No
     assert balance, "no balance chart"
     assert balance[0]["config"]["legend"]["labelLimit"] == 0
     assert balance[0]["layer"][0]["encoding"]["opacity"]["legend"]["columns"] == 1
+
+
+def test_an_empty_similarity_index_is_said_instead_of_this_looks_new() -> None:
+    from improvement.cli import main
+
+    assert main(["seed-demo", "--count", "200", "--no-index"]) == 0  # demo items, none in the similarity index
+    at = app()
+    log_in_form(at, "Customers aren't told when their delivery slot moves to the next day")
+    assert not at.exception
+    said = " ".join(w.value for w in at.warning)
+    assert "the similar-problems index is empty" in said and "backlog doctor --repair" in said
+    assert not any("looks new" in c.value for c in at.caption)
+
+
+def test_with_the_index_built_nothing_similar_still_reads_as_new() -> None:
+    from improvement.cli import main
+
+    assert main(["add", "Refunds wait for a weekly finance batch across three teams"]) == 0
+    at = app()
+    log_in_form(at, "The hotel lobby smells of fresh paint")
+    assert any("None found: this looks new." in c.value for c in at.caption)
+    assert not any("similar-problems index" in w.value for w in at.warning)
