@@ -252,6 +252,15 @@ class IndexCoverage:
 
 
 @dataclass(frozen=True)
+class AddedReport:
+    """A customer's report added to an item that already tracks the same problem."""
+
+    problem_id: int
+    item: ItemView
+    warnings: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
 class LoggedProblem:
     problem_id: int
     improvement_id: int

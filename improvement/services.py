@@ -26,6 +26,7 @@ from improvement.domain import DecidedBy, DomainError, Kind, NotFound, StaleEdit
 from improvement.events import record_events
 from improvement.items import KindDecision, new_item_values
 from improvement.models import (
+    AddedReport,
     ChangeView,
     FixOption,
     IdeaOption,
@@ -610,6 +611,37 @@ class BacklogService:
             return changed
 
         return self._commit_edit(improvement_id, expected_version, label, apply)
+
+    def add_report(
+        self, improvement_id: int, raw: Mapping[str, Any] | NewProblem, *, actor: Actor | str
+    ) -> AddedReport:
+        """Add a customer's report to an item that already tracks the same problem, instead of logging a new item
+        (the duplicate warning before saving): like a merge, the item keeps every report and its totals and
+        priority follow; its kind, status and owner stay. The report is indexed for similar problems."""
+        label = self.authorise(actor, Action.LOG)
+        new = raw if isinstance(raw, NewProblem) else validate_problem(raw)
+        added: list[tuple[int, int, str, str]] = []
+
+        def apply(session: Session, row: Improvement, now: datetime) -> list[tuple[str, Any, Any]]:
+            if new.value_at_risk and new.currency != row.currency:
+                raise ValidationFailed(
+                    {
+                        "currency": f"item {row.id} counts its money in {row.currency}; give this report's value "
+                        f"at risk in {row.currency}, or log it as an item of its own"
+                    }
+                )
+            added.clear()  # a retried transaction starts again from nothing
+            problem = new_problem_row(new, reporter=label, created_at=now)
+            row.problems.append(problem)
+            session.flush()
+            _recompute_totals(row, row.problems)
+            added.append((problem.id, row.id, problem.title, new.text))
+            return [("report_added", None, f"problem {problem.id}")]
+
+        view = self._commit_edit(improvement_id, None, label, apply)
+        vector = self._embed(new.text) if self._embed is not None else None
+        warnings = self._index_problems(added, None if vector is None else [vector])
+        return AddedReport(problem_id=added[0][0], item=view, warnings=warnings)
 
     def merge(self, target_id: int, source_ids: Sequence[int], *, actor: Actor | str) -> ItemView:
         """Merge duplicate items into ``target_id``: every report moves over, none is deleted."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from tests.app.test_working_day import app, log_in_form
+from tests.app.test_working_day import app, log_in_form, service
 
 # The main area next to an open sidebar in a 1,400 px wide window (measured in chromium).
 MAIN_AREA_AT_1400 = 900
@@ -68,3 +68,19 @@ def test_with_the_index_built_nothing_similar_still_reads_as_new() -> None:
     log_in_form(at, "The hotel lobby smells of fresh paint")
     assert any("None found: this looks new." in c.value for c in at.caption)
     assert not any("similar-problems index" in w.value for w in at.warning)
+
+
+def test_a_duplicate_can_be_added_as_a_report_to_the_item_it_repeats() -> None:
+    text = "Customers aren't told when their delivery slot moves to the next day"
+    at = app()
+    log_in_form(at, text)
+    log_in_form(at, "Nobody tells customers when their delivery slot moves to the next day")
+    assert any("very similar problem was logged" in w.value for w in at.warning)
+    at.button(key="log_dup_add_1").click().run()
+    assert not at.exception
+    item = service().get_item(1)
+    assert service().list_items().total == 1  # no second item
+    assert item.item.report_count == 2 and item.history[-1].field == "report_added"
+    assert any("Your report is on item #1" in s.value and "2 reports" in s.value for s in at.success)
+    assert at.text_area(key="log_description").value == ""  # the form empties, as after a save
+    assert not [b for b in at.button if b.key == "log_dup_add_1"]  # the warning is gone
