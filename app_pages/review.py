@@ -40,11 +40,12 @@ if review.mixes_currencies:
         f"Value at risk ({len(review.value_at_risk_by_currency)} currencies)", money(main_amount, main_currency)
     )
 else:
+    change = review.value_at_risk_total - review.previous_value_at_risk_total
     cols[1].metric(
         "Value at risk",
         review.value_at_risk_text(money),
-        delta=f"{money(review.value_at_risk_total - review.previous_value_at_risk_total, '')} vs "
-        f"{review.previous_quarter}",
+        # No change, no delta: "0 vs 2026-Q3" drew a red rising arrow on an empty quarter.
+        delta=f"{money(change, '')} vs {review.previous_quarter}" if change else None,
         delta_color="inverse",
     )
 cols[2].metric(

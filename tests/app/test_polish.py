@@ -84,3 +84,9 @@ def test_a_duplicate_can_be_added_as_a_report_to_the_item_it_repeats() -> None:
     assert any("Your report is on item #1" in s.value and "2 reports" in s.value for s in at.success)
     assert at.text_area(key="log_description").value == ""  # the form empties, as after a save
     assert not [b for b in at.button if b.key == "log_dup_add_1"]  # the warning is gone
+
+
+def test_an_empty_quarter_shows_no_red_arrow_for_no_change() -> None:
+    at = app("app_pages/review.py")
+    value = next(m for m in at.metric if m.label == "Value at risk")
+    assert not value.proto.delta  # "0 vs 2026-Q3" with a rising red arrow, before
