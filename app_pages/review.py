@@ -249,13 +249,13 @@ m = st.columns(3)
 m[0].metric("At risk in the quarter's items", " + ".join(money(r.at_risk, r.currency) for r in totals) or "0")
 m[1].metric("Protected by items done", " + ".join(money(r.protected, r.currency) for r in totals) or "0")
 m[2].metric("Still at risk", " + ".join(money(r.still_at_risk, r.currency) for r in totals) or "0")
-st.caption(
-    f"At risk counts every item planned for {quarter}, done or not; protected counts what the items marked done "
-    "during the quarter saved (their outcome's amount, else their value at risk), whichever quarter they were "
-    "planned for; still at risk counts the quarter's items not yet done or dropped. So at risk minus protected "
-    "is not meant to equal still at risk."
-)
-if has_data:
+if has_data:  # on an empty quarter the three zeros need no explanation
+    st.caption(
+        f"At risk counts every item planned for {quarter}, done or not; protected counts what the items marked done "
+        "during the quarter saved (their outcome's amount, else their value at risk), whichever quarter they were "
+        "planned for; still at risk counts the quarter's items not yet done or dropped. So at risk minus protected "
+        "is not meant to equal still at risk."
+    )
     left, right = st.columns(2)
     money_columns = {
         "at risk": st.column_config.NumberColumn(format="%,.0f"),
@@ -444,7 +444,12 @@ if review.top_by_value:
     st.dataframe(item_rows(review.top_by_value), hide_index=True, width="stretch", column_config=ITEM_COLUMNS)
 else:
     st.caption("No items in this quarter.")
-st.subheader(f"Needs review ({review.needs_review_count:,}; the {len(review.needs_review)} first by priority)")
+shown_first = len(review.needs_review)
+st.subheader(
+    f"Needs review ({review.needs_review_count:,}; the {shown_first} first by priority)"
+    if review.needs_review_count > shown_first
+    else f"Needs review ({review.needs_review_count:,})"
+)
 if review.needs_review:
     st.dataframe(item_rows(review.needs_review, True), hide_index=True, width="stretch", column_config=ITEM_COLUMNS)
 else:
