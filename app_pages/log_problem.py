@@ -204,7 +204,7 @@ added_to = st.session_state.get("log_added")
 if added_to is not None and pending is None:
     item_id, item_title, report_count, add_warnings = added_to
     st.success(
-        f"Your report is on item #{item_id} {safe(item_title)}: it now gathers {report_count:,} reports. "
+        f"Your report is on item #{item_id}, “{safe(item_title)}”: it now gathers {report_count:,} reports. "
         "Its history records who added it.",
         icon=":material/add_comment:",
     )
