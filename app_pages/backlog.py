@@ -5,6 +5,7 @@ import dataclasses
 import hashlib
 import math
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pandas as pd
 import streamlit as st
@@ -308,6 +309,46 @@ def render_bulk_actions() -> None:
                 st.rerun()
 
 
+# The table's columns in order, with their widths in pixels: what triage reads first (priority, confidence) comes
+# right after the title, and the widths add up so that they are in view on a laptop (1,400 px wide, sidebar open);
+# the rest scrolls. (Pinned columns would read grey, like an index: the title must stay legible.)
+TABLE_COLUMNS = {
+    "id": 64,
+    "title": 240,
+    "kind": 72,
+    "status": 88,
+    "priority": 64,
+    "confidence": 96,
+    "value at risk": 96,
+    "owner": 104,
+    "quarter": 72,
+    "customers": 84,
+    "review": 104,
+    "reports": 64,
+}
+
+
+def table_columns() -> dict[str, Any]:
+    width = TABLE_COLUMNS
+    column = st.column_config
+    return {
+        "id": column.NumberColumn(width=width["id"], format="%d"),
+        "title": column.TextColumn(width=width["title"]),
+        "kind": column.TextColumn(width=width["kind"]),
+        "status": column.TextColumn(width=width["status"]),
+        "priority": column.NumberColumn(width=width["priority"], format="%.1f", help="Ranks items within a kind"),
+        "confidence": column.ProgressColumn(
+            width=width["confidence"], min_value=0.0, max_value=1.0, format="%.2f", help="The classifier's confidence"
+        ),
+        "value at risk": column.NumberColumn(width=width["value at risk"], format="localized"),
+        "owner": column.TextColumn(width=width["owner"]),
+        "quarter": column.TextColumn(width=width["quarter"]),
+        "customers": column.NumberColumn(width=width["customers"], format="localized"),
+        "review": column.TextColumn(width=width["review"]),
+        "reports": column.NumberColumn(width=width["reports"]),
+    }
+
+
 def render_table() -> list[ItemView]:
     counted = service.list_items(flt, limit=1)
     total = counted.total
@@ -342,20 +383,7 @@ def render_table() -> list[ItemView]:
             }
             for i in page.items
         ],
-        columns=[
-            "id",
-            "title",
-            "kind",
-            "status",
-            "quarter",
-            "owner",
-            "value at risk",
-            "customers",
-            "priority",
-            "confidence",
-            "review",
-            "reports",
-        ],
+        columns=list(TABLE_COLUMNS),
     )
     key = f"backlog_table_{signature}_{page_number}_{state.get('table_version', 0)}"
     state["backlog_table_key"] = key
@@ -371,14 +399,7 @@ def render_table() -> list[ItemView]:
         hide_index=True,
         width="stretch",
         height=min(38 + 35 * max(len(frame), 1), 560),
-        column_config={
-            "id": st.column_config.NumberColumn(width="small", format="%d"),
-            "title": st.column_config.TextColumn(width="large"),
-            "value at risk": st.column_config.NumberColumn(format="localized"),
-            "customers": st.column_config.NumberColumn(format="localized"),
-            "confidence": st.column_config.ProgressColumn(min_value=0.0, max_value=1.0, format="%.2f"),
-            "priority": st.column_config.NumberColumn(format="%.1f"),
-        },
+        column_config=table_columns(),
     )
     ticked = {ids[n] for n in event.selection.rows if n < len(ids)}
     if ticked != selected & set(ids):

@@ -108,6 +108,7 @@ def save(raw: dict[str, object]) -> None:
     st.session_state.pop("log_duplicates", None)
     st.session_state.pop("log_merged", None)
     st.session_state.pop("log_merge_target", None)
+    st.session_state.pop("log_added", None)
     try:
         with st.spinner("Classifying and looking for similar problems…"):
             warm_models()
@@ -140,10 +141,31 @@ if submitted:
     with st.spinner("Looking for the same problem logged in the last days…"):
         warm_models()
         duplicates = backend().backlog().recent_duplicates(raw, days=DUPLICATE_DAYS)
+    st.session_state.pop("log_added", None)
     if duplicates:
         st.session_state["log_duplicates"] = (raw, duplicates)
     else:
         save(raw)
+
+
+def add_to_item(raw: dict[str, object], improvement_id: int) -> None:
+    """The report joins the item that already tracks the problem (BacklogService.add_report); the form empties."""
+    try:
+        with st.spinner(f"Adding your report to item #{improvement_id}…"):
+            added = backend().backlog().add_report(improvement_id, raw, actor=actor())
+    except ValidationFailed as error:
+        st.session_state["log_errors"] = error.errors
+        st.session_state.pop("log_duplicates", None)
+        st.rerun()  # each message under its field; everything typed stays in the form
+    except DomainError as error:
+        st.error(safe(error), icon=":material/error:")
+        return
+    for key in ("log_duplicates", "log_errors", "last_logged", "log_merged", "log_merge_target"):
+        st.session_state.pop(key, None)
+    st.session_state["log_clear"] = True
+    st.session_state["log_added"] = (added.item.id, added.item.title, added.item.report_count, added.warnings)
+    st.rerun()
+
 
 pending = st.session_state.get("log_duplicates")
 if pending is not None:
@@ -151,20 +173,43 @@ if pending is not None:
     with st.container(border=True):
         st.warning(
             f"A very similar problem was logged in the last {DUPLICATE_DAYS} days. "
-            "Add to it rather than logging it twice?",
+            "Add your report to it rather than logging it twice?",
             icon=":material/content_copy:",
         )
+        offered: set[int] = set()
         for similar, logged_at in duplicates:
-            st.markdown(
+            text, action = st.columns([5, 2], vertical_alignment="center")
+            text.markdown(
                 f"**#{similar.improvement_id}** {safe(similar.title)} · {similar.similarity:.0%} alike · "
                 f"logged {logged_at:%Y-%m-%d %H:%M} UTC"
             )
+            if similar.improvement_id in offered:  # one button per item, however many of its reports are alike
+                continue
+            offered.add(similar.improvement_id)
+            if action.button(
+                f"Add my report to #{similar.improvement_id}",
+                key=f"log_dup_add_{similar.improvement_id}",
+                type="primary",
+                icon=":material/add_comment:",
+            ):
+                add_to_item(pending_raw, similar.improvement_id)
         keep, drop = st.columns(2)
         if keep.button("Log it anyway", key="log_dup_anyway", icon=":material/add:"):
             save(pending_raw)
         if drop.button("Don't log it", key="log_dup_cancel", icon=":material/close:"):
             st.session_state.pop("log_duplicates", None)
             st.rerun()
+
+added_to = st.session_state.get("log_added")
+if added_to is not None and pending is None:
+    item_id, item_title, report_count, add_warnings = added_to
+    st.success(
+        f"Your report is on item #{item_id}, “{safe(item_title)}”: it now gathers {report_count:,} reports. "
+        "Its history records who added it.",
+        icon=":material/add_comment:",
+    )
+    for warning in add_warnings:
+        st.warning(safe(warning), icon=":material/warning:")
 
 
 def render_suggestions(result: LoggedProblem) -> None:
@@ -226,7 +271,20 @@ def render_similar(result: LoggedProblem) -> None:
                 st.error(safe(error), icon=":material/error:")
         return
     groups = group_similar(result)
-    if not groups:
+    coverage = result.index_coverage
+    if not groups and coverage is not None and coverage.missing:
+        # Nothing found means little when the index lacks problems (seed-demo --no-index, a restore, an import).
+        gap = (
+            "the similar-problems index is empty"
+            if coverage.indexed <= 1  # the problem just logged is the only one in it
+            else f"the similar-problems index holds only {coverage.indexed:,} of {coverage.logged:,} logged problems"
+        )
+        st.warning(
+            f"None found, but that does not mean this is new: {gap}, so similar problems "
+            "already logged cannot all be found. Run `backlog doctor --repair` to build it.",
+            icon=":material/manage_search:",
+        )
+    elif not groups:
         st.caption("None found: this looks new.")
     for improvement_id, hits in groups[:MAX_SIMILAR_ITEMS]:
         best = hits[0]
@@ -293,6 +351,8 @@ if result is not None:
             )
         st.markdown(f"**Why:** {safe(result.rationale)}")
         st.caption(f"Saved as backlog item #{result.improvement_id} (problem #{result.problem_id}).")
+        for warning in result.warnings:
+            st.warning(safe(warning), icon=":material/warning:")
         with st.form("override_kind"):
             kinds = [k.value for k in Kind]
             chosen = st.selectbox(

@@ -40,14 +40,20 @@ if review.mixes_currencies:
         f"Value at risk ({len(review.value_at_risk_by_currency)} currencies)", money(main_amount, main_currency)
     )
 else:
+    change = review.value_at_risk_total - review.previous_value_at_risk_total
     cols[1].metric(
         "Value at risk",
         review.value_at_risk_text(money),
-        delta=f"{money(review.value_at_risk_total - review.previous_value_at_risk_total, '')} vs "
-        f"{review.previous_quarter}",
+        # No change, no delta: "0 vs 2026-Q3" drew a red rising arrow on an empty quarter.
+        delta=f"{money(change, '')} vs {review.previous_quarter}" if change else None,
         delta_color="inverse",
     )
-cols[2].metric("Done", f"{len(review.done_in_quarter):,}", help="Items marked done in this quarter")
+cols[2].metric(
+    "Marked done in the quarter",
+    f"{len(review.done_in_quarter):,}",
+    help="Every item marked done during the quarter, whichever quarter it was planned for. The status chart "
+    "below counts the quarter's own items by their status today.",
+)
 cols[3].metric("Needs review", f"{review.needs_review_count:,}")
 
 if review.mixes_currencies:
@@ -243,7 +249,13 @@ m = st.columns(3)
 m[0].metric("At risk in the quarter's items", " + ".join(money(r.at_risk, r.currency) for r in totals) or "0")
 m[1].metric("Protected by items done", " + ".join(money(r.protected, r.currency) for r in totals) or "0")
 m[2].metric("Still at risk", " + ".join(money(r.still_at_risk, r.currency) for r in totals) or "0")
-if has_data:
+if has_data:  # on an empty quarter the three zeros need no explanation
+    st.caption(
+        f"At risk counts every item planned for {quarter}, done or not; protected counts what the items marked done "
+        "during the quarter saved (their outcome's amount, else their value at risk), whichever quarter they were "
+        "planned for; still at risk counts the quarter's items not yet done or dropped. So at risk minus protected "
+        "is not meant to equal still at risk."
+    )
     left, right = st.columns(2)
     money_columns = {
         "at risk": st.column_config.NumberColumn(format="%,.0f"),
@@ -303,8 +315,13 @@ if review.total_items:
         st.subheader("Value at risk by kind")
         st.altair_chart(charts.value_by_kind_chart(review, width=380), width="content")
     with right:
-        st.subheader("Status")
+        st.subheader(f"Status of {quarter}'s items")
         st.altair_chart(charts.status_chart(review, width=380), width="content")
+        st.caption(
+            f"Done here ({review.counts_by_status.get('done', 0):,}): the quarter's own items that are done today. "
+            f"Marked done in the quarter, above ({len(review.done_in_quarter):,}): every item marked done during "
+            "the quarter, whichever quarter it was planned for."
+        )
 st.subheader("Trend over the last eight quarters")
 if any(t[f"count_{k}"] for t in review.trend for k in KINDS):
     st.altair_chart(charts.trend_chart(review, width=820), width="content")
@@ -427,7 +444,12 @@ if review.top_by_value:
     st.dataframe(item_rows(review.top_by_value), hide_index=True, width="stretch", column_config=ITEM_COLUMNS)
 else:
     st.caption("No items in this quarter.")
-st.subheader(f"Needs review ({review.needs_review_count:,}; the {len(review.needs_review)} first by priority)")
+shown_first = len(review.needs_review)
+st.subheader(
+    f"Needs review ({review.needs_review_count:,}; the {shown_first} first by priority)"
+    if review.needs_review_count > shown_first
+    else f"Needs review ({review.needs_review_count:,})"
+)
 if review.needs_review:
     st.dataframe(item_rows(review.needs_review, True), hide_index=True, width="stretch", column_config=ITEM_COLUMNS)
 else:

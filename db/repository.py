@@ -223,6 +223,11 @@ def problems_by_ids(session: Session, ids: Iterable[int]) -> list[Problem]:
     return list(session.scalars(select(Problem).where(Problem.id.in_(ids))))
 
 
+def count_problems(session: Session) -> int:
+    """Every logged problem (reports of merged items included): what the similar-problem index should hold."""
+    return int(session.scalar(select(func.count()).select_from(Problem)) or 0)
+
+
 def history(session: Session, improvement_id: int) -> list[Change]:
     stmt = select(Change).where(Change.improvement_id == improvement_id).order_by(Change.changed_at, Change.id)
     return list(session.scalars(stmt))

@@ -53,7 +53,8 @@ def _style(chart: Any, width: int, height: int) -> Any:
     return (
         chart.properties(width=width, height=height)
         .configure_axis(labelFont=FONT, titleFont=FONT, labelFontSize=12, titleFontSize=12)
-        .configure_legend(labelFont=FONT, titleFont=FONT, labelFontSize=12, orient="bottom")
+        # labelLimit 0: a legend label is never cut short ("2026-Q4 to date (25 No…").
+        .configure_legend(labelFont=FONT, titleFont=FONT, labelFontSize=12, orient="bottom", labelLimit=0)
         .configure_text(font=FONT)
         .configure_view(stroke=None)
     )
@@ -86,7 +87,7 @@ def mix_chart(review: QuarterlyReview, *, width: int = 460, height: int = 170) -
     return _style(alt.layer(bars, labels), width, height)
 
 
-def balance_chart(review: QuarterlyReview, *, width: int = 460, height: int = 220) -> Any:
+def balance_chart(review: QuarterlyReview, *, width: int = 460, height: int = 250) -> Any:
     """Items of each kind in this quarter and the previous one, with the count and the share on each bar."""
     this_label = review.label
     previous_total = sum(review.previous_counts_by_kind.values())
@@ -112,7 +113,10 @@ def balance_chart(review: QuarterlyReview, *, width: int = 460, height: int = 22
     )
     bars = base.mark_bar().encode(
         color=alt.Color("kind:N", scale=KIND_SCALE, legend=None),
-        opacity=alt.Opacity("period:N", scale=alt.Scale(domain=order, range=[1.0, 0.4]), title=None),
+        # One period a row: "2026-Q4 to date (25 Nov 2026)" beside "2026-Q3 (full)" is wider than the chart.
+        opacity=alt.Opacity(
+            "period:N", scale=alt.Scale(domain=order, range=[1.0, 0.4]), title=None, legend=alt.Legend(columns=1)
+        ),
         tooltip=["kind", "period", "items", alt.Tooltip("share:Q", format=".0%")],
     )
     labels = (

@@ -521,26 +521,21 @@ class OfflineClassifier:
                 parts.append(
                     "Against: " + "; ".join(f'{h.cue} ("{h.matched}") suggests {h.kind.value}' for h in other[:2]) + "."
                 )
-            agreeing, asked = int(votes[best]), int(votes.sum())
-            if agreeing == asked and confidence >= 0.95:
-                parts.append(f"All {asked} closest labelled examples are {kind.value}.")
-            elif confidence >= MAX_UNSUPPORTED_CONFIDENCE - 1e-9:
-                parts.append(
-                    f"Not stated above {percent(MAX_UNSUPPORTED_CONFIDENCE)}: {agreeing} of the {asked} closest "
-                    f"labelled examples are {kind.value}."
-                )
+            parts.append(neighbour_sentence(kind, confidence, votes))
             neighbours = [
                 f'"{_short(self._model.example_texts[j])}" ({KINDS[int(self._model.example_labels[j])].value}, '
                 f"similarity {float(sims[j]):.2f})"
                 for j in nearest[:2]
             ]
-            parts.append("Closest labelled examples: " + "; ".join(neighbours) + ".")
+            parts.append("The two closest: " + "; ".join(neighbours) + ".")
             if caveats:
                 parts.append("Low confidence because " + " and ".join(caveats) + ".")
         needs_review = confidence < self.threshold or bool(caveats) or bool(empty)
-        if needs_review:
-            parts.append(f"Below the review threshold ({percent(self.threshold)}): a person should decide.")
-        parts.append(f"Model {self.version}.")
+        if needs_review and confidence < self.threshold:
+            parts.append(f"Under {percent(self.threshold)} sure, so a person should decide the kind.")
+        elif needs_review:
+            parts.append("A person should decide the kind.")
+        parts.append(version_sentence(self.version))
         return Classification(
             kind=kind,
             confidence=confidence,
@@ -550,6 +545,39 @@ class OfflineClassifier:
             similar_examples=tuple(self._model.example_texts[j] for j in nearest[:2]),
             classifier=self.label,
         )
+
+
+def neighbour_sentence(kind: Kind, confidence: float, votes: np.ndarray) -> str:
+    """What the closest labelled examples say, as supporting evidence beside the model's confidence.
+
+    The confidence comes from the whole model (the wording, rubric cues, everything it learned); the closest
+    examples are a second opinion. When they disagree, say they are split rather than set a count against the
+    percentage, and say why the percentage then stops at 94%.
+    """
+    asked = int(votes.sum())
+    counts = sorted(
+        ((int(votes[i]), k) for i, k in enumerate(KINDS) if votes[i] > 0), key=lambda pair: (pair[1] != kind, -pair[0])
+    )
+    if len(counts) == 1:
+        return f"All {asked} most similar example problems it learned from are {kind.value} too."
+    split = ", ".join(f"{n} {k.value}" for n, k in counts)
+    if int(votes[KINDS.index(kind)]) * 2 > asked:
+        sentence = f"The {asked} most similar example problems it learned from mostly agree: {split}."
+    else:
+        sentence = (
+            f"The {asked} most similar example problems it learned from are split: {split}. The percentage comes "
+            "from the whole text, weighed against everything the classifier learned; these examples are a second "
+            "opinion."
+        )
+    if confidence >= MAX_UNSUPPORTED_CONFIDENCE - 1e-9:
+        sentence += f" It never says more than {percent(MAX_UNSUPPORTED_CONFIDENCE)} unless they all agree."
+    return sentence
+
+
+def version_sentence(version: str) -> str:
+    if version == SHIPPED_VERSION:
+        return "Classifier: the one that came with the product."
+    return f"Classifier: version {version}, retrained on your team's decisions."
 
 
 _offline_lock = threading.Lock()

@@ -81,6 +81,8 @@ def cmd_add(args: argparse.Namespace) -> int:
     from improvement.validation import validate_problem
 
     new = validate_problem({k: v for k, v in raw.items() if v is not None})  # before loading any model
+    if args.to_item is not None:
+        return _add_report(args, new)
     from improvement.classification import percent
 
     result = _backend(args).backlog().log_problem(new, actor=_actor(args))
@@ -117,6 +119,37 @@ def cmd_add(args: argparse.Namespace) -> int:
                 f"  (option 1 is saved on the item; choose another with `backlog edit {result.improvement_id} "
                 "--proposed-fix ...`)"
             )
+        for warning in result.warnings:
+            print(f"warning: {warning}", file=sys.stderr)
+
+    _emit(args, data, human)
+    return EXIT_OK
+
+
+def _add_report(args: argparse.Namespace, new: Any) -> int:
+    """`add --to-item ID`: the report joins an item that already tracks the same problem."""
+    from improvement.domain import DomainError
+
+    given = [
+        flag for flag, value in (("--kind", args.kind), ("--quarter", args.quarter), ("--owner", args.owner)) if value
+    ]
+    if given:
+        raise DomainError(f"{', '.join(given)} describe a new item; leave them out with --to-item", field="to_item")
+    result = _backend(args).backlog().add_report(args.to_item, new, actor=_actor(args))
+    item = result.item
+    data = {
+        "problem_id": result.problem_id,
+        "improvement_id": item.id,
+        "kind": item.kind.value,
+        "confidence": round(item.confidence, 4),
+        "report_count": item.report_count,
+        "warnings": result.warnings,
+    }
+
+    def human() -> None:
+        print(
+            f"Added problem {result.problem_id} to backlog item {item.id} '{item.title}' ({item.report_count} reports)"
+        )
         for warning in result.warnings:
             print(f"warning: {warning}", file=sys.stderr)
 
@@ -856,6 +889,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--evidence", help="verified, assumption or unknown")
     p.add_argument("--root-cause", dest="root_cause")
     p.add_argument("--reporter")
+    p.add_argument(
+        "--to-item",
+        dest="to_item",
+        type=int,
+        metavar="ID",
+        help="add this report to an item that already tracks the same problem instead of creating an item",
+    )
 
     p = add("list", cmd_list, "list backlog items")
     p.add_argument("--quarter", action="append")

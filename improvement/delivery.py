@@ -160,6 +160,8 @@ def message_for(event: dict[str, Any], *, base_url: str, for_reporter: bool = Fa
         )
     elif kind == EventType.OWNER_CHANGED:
         text = f"You now own {title}." if for_reporter else f"{title} is now owned by {change.get('to') or 'nobody'}."
+    elif kind == EventType.REPORT_ADDED:
+        text = f"{title} has another report ({item.get('report_count')} in all), added by {event.get('actor')}."
     elif kind == EventType.KIND_DECIDED:
         text = f"{title} is {change.get('to')} (decided by {event.get('actor')})."
     elif kind == EventType.TRIAGE_OVERDUE:

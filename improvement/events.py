@@ -81,6 +81,8 @@ def _types_for(changes: Sequence[tuple[str, Any, Any]]) -> list[tuple[EventType,
                 events.append((EventType.DONE, {}))
         elif name == "owner":
             events.append((EventType.OWNER_CHANGED, {"from": _text(old), "to": _text(new)}))
+        elif name == "report_added":
+            events.append((EventType.REPORT_ADDED, {"report": _text(new)}))
     if merged:
         events.append((EventType.MERGED, {"merged": merged}))
     return events

@@ -239,6 +239,28 @@ class Suggestions:
 
 
 @dataclass(frozen=True)
+class IndexCoverage:
+    """How many logged problems the similar-problem index holds: "nothing similar" means little when it lacks many
+    (after ``backlog seed-demo --no-index`` or a restore without the index)."""
+
+    indexed: int
+    logged: int
+
+    @property
+    def missing(self) -> int:
+        return max(0, self.logged - self.indexed)
+
+
+@dataclass(frozen=True)
+class AddedReport:
+    """A customer's report added to an item that already tracks the same problem."""
+
+    problem_id: int
+    item: ItemView
+    warnings: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
 class LoggedProblem:
     problem_id: int
     improvement_id: int
@@ -249,6 +271,8 @@ class LoggedProblem:
     similar: list[SimilarProblem] = field(default_factory=list)
     suggestions: Suggestions = field(default_factory=Suggestions)
     warnings: list[str] = field(default_factory=list)
+    # Set when nothing similar was found: whether the index could have found anything.
+    index_coverage: IndexCoverage | None = None
 
 
 @dataclass(frozen=True)

@@ -26,9 +26,11 @@ from improvement.domain import DecidedBy, DomainError, Kind, NotFound, StaleEdit
 from improvement.events import record_events
 from improvement.items import KindDecision, new_item_values
 from improvement.models import (
+    AddedReport,
     ChangeView,
     FixOption,
     IdeaOption,
+    IndexCoverage,
     ItemDetail,
     ItemFilter,
     ItemView,
@@ -70,6 +72,8 @@ class ProblemIndex(Protocol):
     def delete(self, problem_ids: Sequence[int]) -> None: ...
 
     def query(self, text: str, k: int, vector: Any = None) -> list[tuple[int, int, str, float]]: ...
+
+    def count(self) -> int: ...
 
 
 Suggester = Callable[[ProblemFacts], Suggestions]
@@ -276,6 +280,7 @@ class BacklogService:
         warnings = self._index_problems(
             [(problem_id, item_id, new.title, new.text)], None if vector is None else [vector]
         )
+        similar = [s for s in similar if s.problem_id != problem_id]
         return LoggedProblem(
             problem_id=problem_id,
             improvement_id=item_id,
@@ -283,10 +288,24 @@ class BacklogService:
             confidence=classification.confidence,
             needs_review=classification.needs_review and not new.kind,
             rationale=classification.rationale,
-            similar=[s for s in similar if s.problem_id != problem_id],
+            similar=similar,
             suggestions=suggestions,
             warnings=warnings,
+            index_coverage=None if similar else self.index_coverage(),
         )
+
+    def index_coverage(self) -> IndexCoverage | None:
+        """How many logged problems the similar-problem index holds; ``None`` without an index or when it cannot
+        be read (the page then says nothing about it)."""
+        if self._index is None:
+            return None
+        try:
+            indexed = self._index.count()
+        except Exception as error:
+            log.warning("similar-problem index unavailable: %s", error)
+            return None
+        with self._sessions() as session:
+            return IndexCoverage(indexed=indexed, logged=repository.count_problems(session))
 
     def _insert(
         self,
@@ -596,6 +615,37 @@ class BacklogService:
             return changed
 
         return self._commit_edit(improvement_id, expected_version, label, apply)
+
+    def add_report(
+        self, improvement_id: int, raw: Mapping[str, Any] | NewProblem, *, actor: Actor | str
+    ) -> AddedReport:
+        """Add a customer's report to an item that already tracks the same problem, instead of logging a new item
+        (the duplicate warning before saving): like a merge, the item keeps every report and its totals and
+        priority follow; its kind, status and owner stay. The report is indexed for similar problems."""
+        label = self.authorise(actor, Action.LOG)
+        new = raw if isinstance(raw, NewProblem) else validate_problem(raw)
+        added: list[tuple[int, int, str, str]] = []
+
+        def apply(session: Session, row: Improvement, now: datetime) -> list[tuple[str, Any, Any]]:
+            if new.value_at_risk and new.currency != row.currency:
+                raise ValidationFailed(
+                    {
+                        "currency": f"item {row.id} counts its money in {row.currency}; give this report's value "
+                        f"at risk in {row.currency}, or log it as an item of its own"
+                    }
+                )
+            added.clear()  # a retried transaction starts again from nothing
+            problem = new_problem_row(new, reporter=label, created_at=now)
+            row.problems.append(problem)
+            session.flush()
+            _recompute_totals(row, row.problems)
+            added.append((problem.id, row.id, problem.title, new.text))
+            return [("report_added", None, f"problem {problem.id}")]
+
+        view = self._commit_edit(improvement_id, None, label, apply)
+        vector = self._embed(new.text) if self._embed is not None else None
+        warnings = self._index_problems(added, None if vector is None else [vector])
+        return AddedReport(problem_id=added[0][0], item=view, warnings=warnings)
 
     def merge(self, target_id: int, source_ids: Sequence[int], *, actor: Actor | str) -> ItemView:
         """Merge duplicate items into ``target_id``: every report moves over, none is deleted."""

@@ -233,6 +233,9 @@ class _LazyIndex:
     def query(self, text: str, k: int, vector: Any = None) -> list[tuple[int, int, str, float]]:
         return list(self._backend.problem_index().query(text, k, vector))
 
+    def count(self) -> int:
+        return self._backend.problem_index().count()
+
 
 def make_backend(settings: Settings | None = None) -> Backend:
     return Backend(settings or get_settings())

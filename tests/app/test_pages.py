@@ -126,7 +126,7 @@ def test_quarterly_review_shows_the_balance() -> None:
     at = app("app_pages/review.py")
     assert not at.exception
     labels = [m.label for m in at.metric]
-    assert labels[:4] == ["Items", "Value at risk", "Done", "Needs review"]
+    assert labels[:4] == ["Items", "Value at risk", "Marked done in the quarter", "Needs review"]
     assert "Still at risk" in labels
 
 

@@ -14,70 +14,29 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import free_port, wait_for_port
+from tests.e2e.serving import ARGS, CHROMIUM, app_env, backlog, serve
 
-ROOT = Path(__file__).resolve().parents[2]
-CHROMIUM = "/usr/bin/chromium"
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
 pytestmark = pytest.mark.e2e
 
 
-def _serve(tmp_path: Path, **extra_env: str) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
-    port = free_port()
-    env = {**os.environ, "BACKLOG_DATA_DIR": str(tmp_path / "data"), **extra_env}
-    subprocess.run(
-        [sys.executable, "-m", "improvement", "seed-demo", "--count", "300"],
-        env=env,
-        check=True,
-        capture_output=True,
-        timeout=300,
-    )
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "streamlit",
-            "run",
-            str(ROOT / "streamlit_app.py"),
-            "--server.headless",
-            "true",
-            "--server.address",
-            "127.0.0.1",
-            "--server.port",
-            str(port),
-            "--browser.gatherUsageStats",
-            "false",
-        ],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        cwd=ROOT,
-    )
-    wait_for_port(port)
-    try:
-        yield f"http://127.0.0.1:{port}", process
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
+def _demo_app(tmp_path: Path, **extra_env: str) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """The app on 300 demo items."""
+    env = app_env(tmp_path / "data", **extra_env)
+    seeded = backlog(env, "seed-demo", "--count", "300")
+    assert seeded.returncode == 0, seeded.stderr
+    with serve(env) as running:
+        yield running
 
 
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[str]:
-    for url, _ in _serve(tmp_path):
+    for url, _ in _demo_app(tmp_path):
         yield url
 
 
 @pytest.fixture
 def server_with_local_model(tmp_path: Path) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
-    yield from _serve(tmp_path, BACKLOG_LLM="local")
+    yield from _demo_app(tmp_path, BACKLOG_LLM="local")
 
 
 def test_log_a_problem_find_it_and_open_the_review(server: str, tmp_path: Path) -> None:

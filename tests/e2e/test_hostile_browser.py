@@ -3,7 +3,6 @@ autolinks included), on a server started with the project's own config (loopback
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -11,8 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.app.test_hostile_display import HOSTILE, hostile_fields
-from tests.conftest import free_port, wait_for_port
-from tests.e2e.test_browser import ARGS, CHROMIUM, ROOT
+from tests.e2e.serving import ARGS, CHROMIUM, ROOT, app_env, serve
 
 pytestmark = pytest.mark.e2e
 SEED = """
@@ -30,34 +28,15 @@ def test_hostile_fields_render_no_live_link_or_image(tmp_path: Path) -> None:
 
     from playwright.sync_api import sync_playwright
 
-    env = {**os.environ, "BACKLOG_DATA_DIR": str(tmp_path / "data"), "BACKLOG_LLM": "none"}
+    env = app_env(tmp_path / "data", BACKLOG_LLM="none")
     subprocess.run(
         [sys.executable, "-c", SEED, json.dumps(hostile_fields())], env=env, check=True, timeout=300, cwd=tmp_path
     )
-    port = free_port()
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "streamlit",
-            "run",
-            str(ROOT / "streamlit_app.py"),
-            "--server.port",
-            str(port),
-            "--server.headless",
-            "true",
-        ],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        cwd=ROOT,  # the project's .streamlit/config.toml: loopback only
-    )
-    try:
-        wait_for_port(port)
+    with serve(env) as (url, _):
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
             page = browser.new_page(viewport={"width": 1400, "height": 1100})
-            page.goto(f"http://127.0.0.1:{port}/backlog", wait_until="networkidle")
+            page.goto(f"{url}/backlog", wait_until="networkidle")
             page.get_by_text("Root cause:").first.wait_for(timeout=60_000)
             page.wait_for_timeout(1500)
             main = page.locator("section.main, [data-testid='stMain']").first
@@ -75,7 +54,4 @@ def test_hostile_fields_render_no_live_link_or_image(tmp_path: Path) -> None:
             assert (links, images, scripts) == ([], 0, 0)
             page.screenshot(path=str(ROOT / "docs" / "screenshots" / "hostile-backlog.png"), full_page=False)
             browser.close()
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
     assert "www.evil.example" in HOSTILE

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import free_port, wait_for_port
-from tests.e2e.test_browser import ARGS, CHROMIUM, ROOT
+from tests.conftest import free_port
+from tests.e2e.serving import ARGS, CHROMIUM, app_env, backlog, serve
 
 pytestmark = pytest.mark.e2e
 
@@ -29,6 +29,14 @@ PEOPLE = {
 @pytest.fixture
 def signed_in_app(tmp_path: Path) -> Iterator[tuple[str, dict[str, str]]]:
     provider_port, app_port = free_port(), free_port()
+    env = app_env(
+        tmp_path / "data",
+        BACKLOG_AUTH="oidc",
+        BACKLOG_ADMINS="ada@example.com",
+        AUTHLIB_INSECURE_TRANSPORT="1",  # the test provider speaks plain http on loopback
+    )
+    granted = backlog(env, "users", "grant", "vera@example.com", "viewer", timeout=120)
+    assert granted.returncode == 0, granted.stderr
     provider = subprocess.Popen(
         [sys.executable, "-m", "oidc_provider_mock", "--port", str(provider_port)]
         + [
@@ -49,51 +57,12 @@ def signed_in_app(tmp_path: Path) -> Iterator[tuple[str, dict[str, str]]]:
         f'server_metadata_url = "http://127.0.0.1:{provider_port}/.well-known/openid-configuration"\n',
         encoding="utf-8",
     )
-    env = {
-        **os.environ,
-        "BACKLOG_DATA_DIR": str(tmp_path / "data"),
-        "BACKLOG_AUTH": "oidc",
-        "BACKLOG_ADMINS": "ada@example.com",
-        "AUTHLIB_INSECURE_TRANSPORT": "1",  # the test provider speaks plain http on loopback
-    }
-    subprocess.run(
-        [sys.executable, "-m", "improvement", "users", "grant", "vera@example.com", "viewer"],
-        env=env,
-        check=True,
-        capture_output=True,
-        timeout=120,
-    )
-    app = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "streamlit",
-            "run",
-            str(ROOT / "streamlit_app.py"),
-            "--server.headless",
-            "true",
-            "--server.address",
-            "127.0.0.1",
-            "--server.port",
-            str(app_port),
-            "--browser.gatherUsageStats",
-            "false",
-            "--secrets.files",
-            str(secrets),
-        ],  # fmt: skip
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        cwd=ROOT,
-    )
     try:
-        wait_for_port(provider_port)
-        wait_for_port(app_port)
-        yield f"http://127.0.0.1:{app_port}", env
+        with serve(env, flags=["--secrets.files", str(secrets)], port=app_port, wait_for=[provider_port]) as (url, _):
+            yield url, env
     finally:
-        for process in (app, provider):
-            process.terminate()
-            process.wait(timeout=30)
+        provider.terminate()
+        provider.wait(timeout=30)
 
 
 def _sign_in(browser, url: str, email: str):  # type: ignore[no-untyped-def]
@@ -106,12 +75,6 @@ def _sign_in(browser, url: str, email: str):  # type: ignore[no-untyped-def]
     page.get_by_role("button", name=email).click()  # the provider's form: one button per known person
     expect(page.get_by_text(f"Signed in as {PEOPLE[email]}")).to_be_visible(timeout=120_000)
     return page
-
-
-def _backlog(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "improvement", *args], env=env, capture_output=True, text=True, timeout=120
-    )
 
 
 def test_sign_in_roles_and_a_real_name_on_every_change(
@@ -138,15 +101,15 @@ def test_sign_in_roles_and_a_real_name_on_every_change(
         agent.get_by_role("button", name="Log and classify").click()
         expect(agent.get_by_text("This calls for")).to_be_visible(timeout=300_000)  # the first loads the models
         agent.screenshot(path=str(shots / "signed-in-agent.png"), full_page=True)
-        items = json.loads(_backlog(env, "list", "--json").stdout)
-        shown = json.loads(_backlog(env, "show", str(items[0]["id"]), "--json").stdout)
+        items = json.loads(backlog(env, "list", "--json").stdout)
+        shown = json.loads(backlog(env, "show", str(items[0]["id"]), "--json").stdout)
         assert shown["history"][0]["changed_by"] == "Ana Agent <ana@example.com>"
 
         viewer = _sign_in(browser, url, "vera@example.com")
         viewer.get_by_label("What happened?").fill("The returns label prints on two pages")
         viewer.get_by_role("button", name="Log and classify").click()
         expect(viewer.get_by_text("may not log problems")).to_be_visible(timeout=60_000)
-        assert len(json.loads(_backlog(env, "list", "--json").stdout)) == 1
+        assert len(json.loads(backlog(env, "list", "--json").stdout)) == 1
 
         admin = _sign_in(browser, url, "ada@example.com")
         admin.goto(f"{url}/people", wait_until="networkidle")
@@ -155,7 +118,7 @@ def test_sign_in_roles_and_a_real_name_on_every_change(
         # (an invisible word joiner sits before the @: shown text never becomes a mailto link)
         expect(admin.get_by_text(re.compile(r"vera\W?@example\.com is now agent"))).to_be_visible(timeout=60_000)
         admin.screenshot(path=str(shots / "people.png"), full_page=True)
-        roles = {u["email"]: u["role"] for u in json.loads(_backlog(env, "users", "list", "--json").stdout)}
+        roles = {u["email"]: u["role"] for u in json.loads(backlog(env, "users", "list", "--json").stdout)}
         assert roles == {"ada@example.com": "admin", "ana@example.com": "agent", "vera@example.com": "agent"}
         for page in (anonymous, agent, viewer, admin):
             assert page.locator("[data-testid='stException']").count() == 0

@@ -98,7 +98,9 @@ def test_on_industries_never_seen_macro_f1_is_high_and_no_wrong_answer_is_sure(
         e.text for e, r in zip(heldout, results, strict=True) if r.kind != e.kind and r.confidence >= 0.95
     ]
     assert sure_and_wrong == []
-    assert all(r.confidence < 0.95 or "closest labelled examples are" in r.rationale for r in results)
+    assert all(
+        r.confidence < 0.95 or "most similar example problems it learned from are" in r.rationale for r in results
+    )
 
 
 def test_content_free_text_is_always_flagged_and_the_rationale_says_why(
@@ -128,8 +130,9 @@ def test_held_out_problems_and_the_dev_set(offline_classifier: OfflineClassifier
 def test_every_answer_explains_itself(offline_classifier: OfflineClassifier) -> None:
     result = offline_classifier.classify(["Claims go through four departments and take two months"])[0]
     assert result.kind.value == "kaikaku"
-    assert "four departments" in result.rationale and "Closest labelled examples" in result.rationale
-    assert result.classifier == "offline:shipped" and "Model shipped." in result.rationale
+    assert "four departments" in result.rationale and "The two closest:" in result.rationale
+    assert result.classifier == "offline:shipped"
+    assert "Classifier: the one that came with the product." in result.rationale
     assert abs(sum(result.probabilities.values()) - 1) < 1e-3
     assert 0 <= result.confidence <= 1
 

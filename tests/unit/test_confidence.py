@@ -6,8 +6,10 @@ from improvement.classification import (
     MAX_UNSUPPORTED_CONFIDENCE,
     cap_confidence,
     grouped_folds,
+    neighbour_sentence,
     neighbour_votes,
     strong_evidence,
+    version_sentence,
 )
 
 
@@ -32,3 +34,24 @@ def test_folds_hold_out_whole_industries() -> None:
     groups = [f"industry-{i % 10}" for i in range(60)]
     for train, test in grouped_folds(y, groups):
         assert not {groups[i] for i in train} & {groups[i] for i in test}
+
+
+def test_the_rationale_calls_disagreeing_examples_split_instead_of_setting_a_count_against_the_percentage() -> None:
+    from improvement.domain import Kind
+
+    # The sentence a CX agent read as a contradiction: "94% sure ... 3 of the 7 closest examples are kaizen".
+    text = neighbour_sentence(Kind.KAIZEN, MAX_UNSUPPORTED_CONFIDENCE, np.array([3.0, 4.0, 0.0]))
+    assert "split: 3 kaizen, 4 kaikaku" in text
+    assert "second opinion" in text and "never says more than 94% unless they all agree" in text
+    assert "3 of the 7" not in text and "Not stated" not in text
+    # A majority below the cap: no cap sentence, no second-opinion caveat.
+    text = neighbour_sentence(Kind.KAIKAKU, 0.8, np.array([1.0, 5.0, 1.0]))
+    assert text == "The 7 most similar example problems it learned from mostly agree: 5 kaikaku, 1 kaizen, 1 kakushin."
+    assert neighbour_sentence(Kind.KAKUSHIN, 0.97, np.array([0.0, 0.0, 7.0])) == (
+        "All 7 most similar example problems it learned from are kakushin too."
+    )
+
+
+def test_the_rationale_names_the_classifier_in_plain_words() -> None:
+    assert version_sentence("shipped") == "Classifier: the one that came with the product."
+    assert version_sentence("v3") == "Classifier: version v3, retrained on your team's decisions."

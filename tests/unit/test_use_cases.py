@@ -48,6 +48,9 @@ class FakeIndex:
         self.queries.append(vector)
         return [(pid, iid, title, 0.9) for pid, (iid, title, _) in list(self.rows.items())[:k]]
 
+    def count(self) -> int:
+        return len(self.rows)
+
 
 class FakeClassifier:
     name = "fake"
