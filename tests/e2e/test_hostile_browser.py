@@ -3,6 +3,7 @@ autolinks included), on a server started with the project's own config (loopback
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -10,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.app.test_hostile_display import HOSTILE, hostile_fields
-from tests.e2e.serving import ARGS, CHROMIUM, ROOT, app_env, serve
+from tests.e2e.serving import ARGS, CHROMIUM, app_env, serve
 
 pytestmark = pytest.mark.e2e
 SEED = """
@@ -52,6 +53,8 @@ def test_hostile_fields_render_no_live_link_or_image(tmp_path: Path) -> None:
                 "script:not([src])", "els => els.filter(e => e.textContent.includes('alert(1)')).length"
             )
             assert (links, images, scripts) == ([], 0, 0)
-            page.screenshot(path=str(ROOT / "docs" / "screenshots" / "hostile-backlog.png"), full_page=False)
+            # Into the test's folder (or E2E_SCREENSHOTS_DIR when someone wants to look), never into the checkout.
+            shots = Path(os.environ.get("E2E_SCREENSHOTS_DIR", tmp_path))
+            page.screenshot(path=str(shots / "hostile-backlog.png"), full_page=False)
             browser.close()
     assert "www.evil.example" in HOSTILE
