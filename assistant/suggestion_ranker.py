@@ -41,7 +41,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 DATA = Path(__file__).parent / "data"
-RANKER_VERSION = "4"
+RANKER_VERSION = "5"
 NEIGHBOURS = 8
 FOLDS = 5
 # Share of the per-card model in the mixed score; the rest is the pairwise model's. 0.6 gave the best
@@ -113,10 +113,13 @@ def gate_features(
     train_vectors: np.ndarray,
     train_fixes: np.ndarray,
     card_examples: np.ndarray,
+    best_cards: tuple[float, float],
     exclude: int | None = None,
 ) -> list[float]:
     """Is this a concrete customer problem at all? Closeness to labelled problems and to the cards' examples,
-    whether its nearest labelled problems had anything that fits, rubric cues, and length up to ten words."""
+    whether its nearest labelled problems had anything that fits, rubric cues, length up to ten words, and
+    how likely the best fix and the best idea are to be accepted (``best_cards``; out-of-fold in training),
+    so that a short but concrete problem ("the delivery slot changed and nobody told the customer") passes."""
     sims = train_vectors @ v
     if exclude is not None:
         sims = sims.copy()
@@ -128,6 +131,7 @@ def gate_features(
         float(1 - train_fixes[nearest].any(1).mean()) if len(sims) else 1.0,
         float(min(len(facts.cues), 2)),
         float(min(np.log1p(len(facts.text.split())), np.log1p(10))),
+        *best_cards,
     ]
 
 
@@ -374,7 +378,8 @@ class Ranker:
     def fits_anything(self, facts: ProblemFacts, v: np.ndarray) -> bool:
         """False for texts that are not a concrete customer problem ("test", the office printer, "be better")."""
         examples = self.playbook.vectors.fix_examples.reshape(-1, self.playbook.vectors.fix_examples.shape[-1])
-        x = np.array(gate_features(facts, v, self.train_vectors, self.train_fixes, examples))
+        best = _best_cards(self.playbook, self.fix_scores(facts, v)[None, :], self.idea_scores(facts, v)[None, :])[0]
+        x = np.array(gate_features(facts, v, self.train_vectors, self.train_fixes, examples, best))
         return bool(x @ self.gate_coef + self.gate_intercept >= 0)
 
     def pair_fix_scores(self, facts: ProblemFacts, v: np.ndarray) -> np.ndarray:
@@ -409,15 +414,14 @@ class Ranker:
         fix_mixed, idea_mixed = out_of_fold_scores(playbook, training, vectors)
         fix_calibration = _calibration(fix_mixed, fixes)
         idea_calibration = _calibration(idea_mixed, ideas)
-        fix_cutoff, idea_cutoff = _choose_cutoffs(
-            playbook,
-            _calibrated(fix_mixed, fix_calibration),
-            _calibrated(idea_mixed, idea_calibration),
-            fixes,
-            ideas,
-        )
+        fix_probabilities = _calibrated(fix_mixed, fix_calibration)
+        idea_probabilities = _calibrated(idea_mixed, idea_calibration)
+        fix_cutoff, idea_cutoff = _choose_cutoffs(playbook, fix_probabilities, idea_probabilities, fixes, ideas)
         examples = playbook.vectors.fix_examples.reshape(-1, playbook.vectors.fix_examples.shape[-1])
-        gate_x = [gate_features(p.facts, vectors[n], vectors, fixes, examples, n) for n, p in enumerate(training)]
+        best = _best_cards(playbook, fix_probabilities, idea_probabilities)
+        gate_x = [
+            gate_features(p.facts, vectors[n], vectors, fixes, examples, best[n], n) for n, p in enumerate(training)
+        ]
         gate = _logistic(np.array(gate_x), fixes.any(1).astype(int))
         return cls(
             playbook,
@@ -560,6 +564,12 @@ def out_of_fold_scores(
             fix_scores[n] = mix(fix_cards.score_one(facts, vectors[n]), fix_model.predict_proba(f_rows)[:, 1])[0]
             idea_scores[n] = mix(idea_cards.score_one(facts, vectors[n]), idea_model.predict_proba(i_rows)[:, 1])[0]
     return fix_scores, idea_scores
+
+
+def _best_cards(playbook: Playbook, fix_probabilities: np.ndarray, idea_probabilities: np.ndarray) -> np.ndarray:
+    """(problems, 2): the best non-generic fix's and the best idea's probability of being accepted."""
+    generic = np.array([f.generic for f in playbook.fixes])
+    return np.column_stack([np.where(generic, 0.0, fix_probabilities).max(1), idea_probabilities.max(1)])
 
 
 def _calibration(mixed: np.ndarray, labels: np.ndarray) -> np.ndarray:

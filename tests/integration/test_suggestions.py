@@ -157,13 +157,14 @@ def test_a_logged_problem_is_embedded_once(sessions, monkeypatch: pytest.MonkeyP
 
 
 def test_held_out_hit_rates_stay_well_above_the_first_release() -> None:
-    """A floor under the figures in BENCHMARKS.md (held-out problems, labels only): a change that breaks
-    the ranking falls back towards the first release's 16% / 32% and fails here."""
+    """A floor under the figures in BENCHMARKS.md (held-out problems, labels only: 70% / 75% now): a change
+    that breaks the ranking falls back towards the first release's 8% / 27% or the previous release's
+    57% first fixes and fails here."""
     from benchmarks.suggestions import run
 
     results = run()
-    after, before = results["after"], results["before"]
-    assert after["fix_top1"] >= 0.45 and after["fix_top1"] >= 2 * before["fix_top1"]
-    assert after["idea_top3"] >= 0.5 and after["idea_top3"] > before["idea_top3"]
+    after, before, previous = results["after"], results["before"], results["previous"]
+    assert after["fix_top1"] >= 0.62 and after["fix_top1"] > previous["fix_top1"] > 2 * before["fix_top1"]
+    assert after["idea_top3"] >= 0.65 and after["idea_top3"] > 2 * before["idea_top3"]
     assert after["off_topic_shown_nothing"] == 1.0 and after["ideas_from_the_problems_own_sector"] == 0
     assert results["fix_equal_to_proactive_action"] == 0
