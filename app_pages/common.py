@@ -52,8 +52,8 @@ log = logging.getLogger(__name__)
 def warm_in_background() -> threading.Thread | None:
     """Load the classifier, the similar-problem index, the playbook's ranking and the knowledge base in a
     background thread as soon as the server serves its first page, so the first person to log a problem or
-    ask the assistant does not wait for them (on a first start the playbook's ranking is fitted: about a
-    minute on 2 cores). A page that needs one of them meanwhile waits for the same load, never a second one.
+    ask the assistant does not wait for them (on a first start the playbook's ranking is fitted: a few
+    minutes on 2 cores). A page that needs one of them meanwhile waits for the same load, never a second one.
     """
 
     if not backend().settings.warm_up:
