@@ -39,6 +39,10 @@ FIXES_PATH = DATA / "proactive_fixes.json"
 IDEAS_PATH = DATA / "cross_industry_ideas.json"
 INDUSTRIES_PATH = DATA / "industries.json"
 TRAINING_GLOB = "suggestion_training*.jsonl"
+# Once the best card clears the relevance cut-off, alternatives to choose from are shown down to this
+# estimated chance of acceptance: a person picks one of two or three options (issue #12), and an option with
+# less than a one-in-ten chance that a CX lead would act on it is noise, not a choice.
+ALTERNATIVE_FLOOR = 0.1
 
 
 @dataclass(frozen=True)
@@ -215,10 +219,8 @@ class Playbook:
         if not self.ranker.fits_anything(facts, vector):
             return []
         scores = self.ranker.fix_scores(facts, vector)
-        floor = self.ranker.fix_cutoff
-        order = np.argsort(-scores)
-        chosen = [(self.fixes[i], float(scores[i])) for i in order if not self.fixes[i].generic and scores[i] >= floor]
-        return chosen[:k]
+        ranked = [(self.fixes[i], float(scores[i])) for i in np.argsort(-scores) if not self.fixes[i].generic]
+        return _above_cutoff(ranked, self.ranker.fix_cutoff)[:k]
 
     def ideas_for(self, facts: ProblemFacts, k: int = 3) -> list[tuple[CrossIndustryIdea, float]]:
         """The best cross-industry ideas, never from the problem's own sector, relevant enough (maybe none)."""
@@ -227,14 +229,8 @@ class Playbook:
             return []
         scores = self.ranker.idea_scores(facts, vector)
         own_sector = self.industries.sector(facts.industry) if facts.industry else None
-        floor = self.ranker.idea_cutoff
-        order = np.argsort(-scores)
-        chosen = [
-            (self.ideas[i], float(scores[i]))
-            for i in order
-            if self.ideas[i].sector != own_sector and scores[i] >= floor
-        ]
-        return chosen[:k]
+        ranked = [(self.ideas[i], float(scores[i])) for i in np.argsort(-scores) if self.ideas[i].sector != own_sector]
+        return _above_cutoff(ranked, self.ranker.idea_cutoff)[:k]
 
     def suggest(self, facts: ProblemFacts) -> Suggestions:
         """Two or three fix options and ideas; the first of each is what a new item starts with."""
@@ -255,6 +251,14 @@ class Playbook:
             fix_options=tuple(options),
             idea_options=tuple(ideas),
         )
+
+
+def _above_cutoff(ranked: list[tuple[Any, float]], cutoff: float) -> list[tuple[Any, float]]:
+    """Nothing when the best card is below the cut-off; otherwise it and the alternatives worth a choice."""
+    if not ranked or ranked[0][1] < cutoff:
+        return []
+    floor = min(cutoff, ALTERNATIVE_FLOOR)
+    return [ranked[0], *[(card, score) for card, score in ranked[1:] if score >= floor]]
 
 
 def load_fixes(path: Path = FIXES_PATH) -> list[FixPattern]:
