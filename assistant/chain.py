@@ -270,8 +270,7 @@ class Assistant:
             facts = facts.with_vector(self._playbook.facts_vector(facts))  # embedded once for fixes and ideas
         # Cards are for problems: the ranking, its cut-off and its "no good match" gate were learned on
         # problems, and a general question matched against them gets weak cards (BENCHMARKS.md).
-        fix_cards = self._playbook.proactive_fixes(facts, k=3) if problem is not None else []
-        idea_cards = self._playbook.ideas_for(facts, k=3) if problem is not None else []
+        fix_cards, idea_cards = self._playbook.cards(facts, k=3) if problem is not None else ([], [])
         fixes = [f.as_json(score, facts) for f, score in fix_cards]
         ideas = [i.as_json(score) for i, score in idea_cards]
         if problem is not None:

@@ -213,36 +213,36 @@ class Playbook:
             return np.asarray(facts.vector, dtype=np.float32)
         return get_embedder().embed_one(facts.embedding_text())
 
-    def proactive_fixes(self, facts: ProblemFacts, k: int = 3) -> list[tuple[FixPattern, float]]:
-        """The best fix patterns for this problem, best first, only those relevant enough (maybe none)."""
-        vector = self.facts_vector(facts)
-        if not self.ranker.fits_anything(facts, vector):
-            return []
-        scores = self.ranker.fix_scores(facts, vector)
-        ranked = [(self.fixes[i], float(scores[i])) for i in np.argsort(-scores) if not self.fixes[i].generic]
-        return _above_cutoff(ranked, self.ranker.fix_cutoff)[:k]
-
-    def ideas_for(self, facts: ProblemFacts, k: int = 3) -> list[tuple[CrossIndustryIdea, float]]:
-        """The best cross-industry ideas, never from the problem's own sector, relevant enough (maybe none)."""
-        vector = self.facts_vector(facts)
-        if not self.ranker.fits_anything(facts, vector):
-            return []
-        scores = self.ranker.idea_scores(facts, vector)
+    def cards(
+        self, facts: ProblemFacts, k: int = 3
+    ) -> tuple[list[tuple[FixPattern, float]], list[tuple[CrossIndustryIdea, float]]]:
+        """The best fix patterns and cross-industry ideas for this problem, best first, only those relevant
+        enough (maybe none); an idea is never from the problem's own sector. One scoring for both."""
+        scores = self.ranker.card_scores(facts, self.facts_vector(facts))
+        if scores is None:
+            return [], []
+        fix_scores, idea_scores = scores
+        fixes = [(self.fixes[i], float(fix_scores[i])) for i in np.argsort(-fix_scores) if not self.fixes[i].generic]
         own_sector = self.industries.sector(facts.industry) if facts.industry else None
-        ranked = [(self.ideas[i], float(scores[i])) for i in np.argsort(-scores) if self.ideas[i].sector != own_sector]
-        return _above_cutoff(ranked, self.ranker.idea_cutoff)[:k]
+        ideas = [
+            (self.ideas[i], float(idea_scores[i]))
+            for i in np.argsort(-idea_scores)
+            if self.ideas[i].sector != own_sector
+        ]
+        return (
+            _above_cutoff(fixes, self.ranker.fix_cutoff)[:k],
+            _above_cutoff(ideas, self.ranker.idea_cutoff)[:k],
+        )
 
     def suggest(self, facts: ProblemFacts) -> Suggestions:
         """Two or three fix options and ideas; the first of each is what a new item starts with."""
         facts = facts if facts.vector is not None else facts.with_vector(self.facts_vector(facts))
+        fix_cards, idea_cards = self.cards(facts, k=3)
         options = []
-        for pattern, score in self.proactive_fixes(facts, k=3):
+        for pattern, score in fix_cards:
             fix, proactive = pattern.written_for(facts)
             options.append(FixOption(pattern.id, pattern.title, fix, proactive, round(score, 3)))
-        ideas = [
-            IdeaOption(idea.id, idea.industry, idea.sentence(), round(score, 3))
-            for idea, score in self.ideas_for(facts, k=3)
-        ]
+        ideas = [IdeaOption(idea.id, idea.industry, idea.sentence(), round(score, 3)) for idea, score in idea_cards]
         first = options[0] if options else None
         return Suggestions(
             proposed_fix=f"{first.title}: {first.fix}" if first else "",

@@ -375,12 +375,17 @@ class Ranker:
             self.playbook, self.training, self.train_vectors, self.train_fixes, self.train_ideas
         )
 
-    def fits_anything(self, facts: ProblemFacts, v: np.ndarray) -> bool:
-        """False for texts that are not a concrete customer problem ("test", the office printer, "be better")."""
+    def card_scores(self, facts: ProblemFacts, v: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+        """Every fix pattern's and every idea's probability of being accepted for this problem, or None for a
+        text that is not a concrete customer problem ("test", the office printer, "be better"). Computed once:
+        the gate weighs the best cards' probabilities too."""
+        fix_scores, idea_scores = self.fix_scores(facts, v), self.idea_scores(facts, v)
         examples = self.playbook.vectors.fix_examples.reshape(-1, self.playbook.vectors.fix_examples.shape[-1])
-        best = _best_cards(self.playbook, self.fix_scores(facts, v)[None, :], self.idea_scores(facts, v)[None, :])[0]
+        best = _best_cards(self.playbook, fix_scores[None, :], idea_scores[None, :])[0]
         x = np.array(gate_features(facts, v, self.train_vectors, self.train_fixes, examples, best))
-        return bool(x @ self.gate_coef + self.gate_intercept >= 0)
+        if x @ self.gate_coef + self.gate_intercept < 0:
+            return None
+        return fix_scores, idea_scores
 
     def pair_fix_scores(self, facts: ProblemFacts, v: np.ndarray) -> np.ndarray:
         centred = self.features.center(v)
